@@ -1,0 +1,209 @@
+import { DataVsphereHost } from "@cdktf/provider-vsphere/lib/data-vsphere-host";
+import { VirtualMachine } from "@cdktf/provider-vsphere/lib/virtual-machine";
+import { Testing } from "cdktf";
+import { toolsInstallCommand } from "../lib/backends/vsphere/horizon";
+import { VsphereHostBinding } from "../lib/backends/vsphere/vsphere-backend";
+import { A100, newHost, newStack, newVm, problemsOf, renderedVm } from "./helpers";
+
+describe("GpuPassthroughVm on vSphere", () => {
+  test("derives every passthrough setting for two A100s", () => {
+    const stack = newStack();
+    const host = newHost(stack, [
+      { address: "0000:3b:00.0", model: A100 },
+      { address: "0000:5e:00.0", model: A100 },
+    ]);
+    const vm = newVm(stack, "train", host, { gpuCount: 2, cpus: 32, coresPerSocket: 16, memoryGib: 512 });
+    const r = renderedVm(vm);
+    expect(r).toMatchObject({
+      name: "train",
+      firmware: "efi",
+      num_cpus: 32,
+      num_cores_per_socket: 16,
+      memory: 524288,
+      memory_reservation: 524288,
+      memory_reservation_locked_to_max: true,
+      cpu_hot_add_enabled: false,
+      cpu_hot_remove_enabled: false,
+      memory_hot_add_enabled: false,
+      nested_hv_enabled: false,
+      pci_device_id: ["0000:3b:00.0", "0000:5e:00.0"],
+      extra_config: { "pciPassthru.use64bitMMIO": "TRUE", "pciPassthru.64bitMMIOSizeGB": "512" },
+    });
+    expect(r.extra_config).not.toHaveProperty("hypervisor.cpuid.v0");
+    expect(r.host_system_id).toMatch(/^\$\{data\.vsphere_host\.[\w-]+\.id\}$/);
+    expect(r.resource_pool_id).toMatch(/^\$\{data\.vsphere_host\.[\w-]+\.resource_pool_id\}$/);
+    expect(r.clone.template_uuid).toMatch(/^\$\{data\.vsphere_virtual_machine\.[\w-]+\.id\}$/);
+    expect(r.guest_id).toMatch(/data\.vsphere_virtual_machine\.[\w-]+\.guest_id/);
+    expect(r.disk[0]).toMatchObject({ label: "disk0" });
+    expect(problemsOf(stack)).toEqual([]);
+  });
+
+  test("exposes derived settings and the resource as public fields", () => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "3b:00.0", model: "nvidia-h100-80gb" }]);
+    const vm = newVm(stack, "h100", host, { gpus: ["0000:3b:00.0"] });
+    expect(vm.firmware).toBe("efi");
+    expect(vm.mmio).toMatchObject({ needs64BitMmio: true, sizeGb: 256, overridden: false });
+    expect(vm.memoryReservationMib).toBe(64 * 1024);
+    expect(vm.pciFunctions.map(String)).toEqual(["0000:3b:00.0"]);
+    expect(vm.resource).toBeInstanceOf(VirtualMachine);
+    expect((host.binding as VsphereHostBinding).hostData).toBeInstanceOf(DataVsphereHost);
+  });
+
+  test("escape hatch: an override on the resource lands in the output", () => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "3b:00.0", model: A100 }]);
+    const vm = newVm(stack, "vm", host, { gpuCount: 1 });
+    vm.resource.addOverride("latency_sensitivity", "high");
+    expect(renderedVm(vm).latency_sensitivity).toBe("high");
+  });
+
+  test("a small-BAR GPU gets no MMIO keys, and BIOS is allowed when asked for", () => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "65:00.0", model: "nvidia-t4" }]);
+    const vm = newVm(stack, "t4", host, { gpuCount: 1, firmware: "bios" });
+    const r = renderedVm(vm);
+    expect(r.firmware).toBe("bios");
+    expect(r.extra_config).toBeUndefined();
+    expect(r.efi_secure_boot_enabled).toBeUndefined();
+    expect(problemsOf(stack)).toEqual([]);
+  });
+
+  test("a consumer GeForce passes all its functions and hides the hypervisor (error 43)", () => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "0000:01:00.0", model: "nvidia-rtx-3090" }]);
+    const vm = newVm(stack, "gamer", host, { gpuCount: 1 });
+    const r = renderedVm(vm);
+    expect(r.pci_device_id).toEqual(["0000:01:00.0", "0000:01:00.1"]);
+    expect(r.extra_config["hypervisor.cpuid.v0"]).toBe("FALSE");
+    expect(vm.hideHypervisorReason).toMatch(/error 43/);
+  });
+
+  test("hiding the hypervisor can be turned off explicitly, and the report says so", () => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "0000:01:00.0", model: "nvidia-rtx-3090" }]);
+    const vm = newVm(stack, "vm", host, { gpuCount: 1, hideHypervisor: false });
+    expect(renderedVm(vm).extra_config ?? {}).not.toHaveProperty("hypervisor.cpuid.v0");
+    expect(vm.hideHypervisorReason).toBe("set by the user (false)");
+  });
+
+  test("a GPU the catalog lacks is declared by its BAR sizes", () => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "0000:81:00.0", model: { name: "Prototype", barsMib: [16, 65536, 32] } }]);
+    const vm = newVm(stack, "vm", host, { gpuCount: 1 });
+    expect(renderedVm(vm).extra_config["pciPassthru.64bitMMIOSizeGB"]).toBe("128");
+    expect(problemsOf(stack)).toEqual([]);
+  });
+
+  test("data sources are read once per stack however many VMs use them", () => {
+    const stack = newStack();
+    const host = newHost(stack, [
+      { address: "3b:00.0", model: A100 },
+      { address: "5e:00.0", model: A100 },
+    ]);
+    newVm(stack, "a", host, { gpuCount: 1 });
+    newVm(stack, "b", host, { gpuCount: 1 });
+    const json = JSON.parse(Testing.synth(stack));
+    expect(Object.keys(json.data.vsphere_virtual_machine)).toHaveLength(1);
+    expect(Object.keys(json.data.vsphere_host)).toHaveLength(1);
+    expect(Object.keys(json.data.vsphere_datacenter)).toHaveLength(1);
+    expect(json.data.vsphere_datacenter[Object.keys(json.data.vsphere_datacenter)[0]].name).toBe("dc1");
+  });
+
+  test("a linux customization and a static address reach the clone", () => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "3b:00.0", model: A100 }]);
+    const vm = newVm(stack, "vm", host, {
+      gpuCount: 1,
+      vsphere: {
+        template: "ubuntu-efi",
+        customize: {
+          linux: { hostName: "vm", domain: "lab" },
+          ipv4: { address: "10.0.0.5", netmask: 24, gateway: "10.0.0.1", dnsServers: ["10.0.0.2"] },
+        },
+      },
+    });
+    expect(renderedVm(vm).clone.customize).toEqual({
+      linux_options: { host_name: "vm", domain: "lab" },
+      network_interface: [{ ipv4_address: "10.0.0.5", ipv4_netmask: 24 }],
+      ipv4_gateway: "10.0.0.1",
+      dns_server_list: ["10.0.0.2"],
+    });
+  });
+});
+
+describe("Horizon desktops (seed 001)", () => {
+  test("the VMware Tools command removes the drivers Horizon does not use, as the seed writes it", () => {
+    expect(toolsInstallCommand({})).toBe(
+      'd:\\setup64.exe /s /v" /qb REBOOT=R ADDLOCAL=ALL REMOVE=Hgfs,VSS,AppDefense,NetworkIntrospection"',
+    );
+  });
+
+  test("NSX keeps NetworkIntrospection; removeSvga drops SVGA", () => {
+    expect(toolsInstallCommand({ nsx: true })).toMatch(/REMOVE=Hgfs,VSS,AppDefense"$/);
+    expect(toolsInstallCommand({ removeSvga: true, toolsInstaller: "e:\\setup64.exe" })).toBe(
+      'e:\\setup64.exe /s /v" /qb REBOOT=R ADDLOCAL=ALL REMOVE=Hgfs,SVGA,VSS,AppDefense,NetworkIntrospection"',
+    );
+  });
+
+  test("a Horizon desktop gets no 3D and the Tools command as its first run-once command", () => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "41:00.0", model: "nvidia-rtx-a4000" }]);
+    const password = new (require("cdktf").TerraformVariable)(stack, "pw", { type: "string", sensitive: true });
+    const vm = newVm(stack, "desk", host, {
+      gpuCount: 1,
+      vsphere: {
+        template: "win11-efi",
+        customize: { windows: { computerName: "DESK-01", adminPassword: password.stringValue, runOnceCommands: ["echo hi"] } },
+        horizon: { nsx: true },
+      },
+    });
+    const r = renderedVm(vm);
+    expect(r.extra_config["mks.enable3d"]).toBe("FALSE");
+    expect(r.clone.customize.windows_options).toEqual({
+      computer_name: "DESK-01",
+      admin_password: "${var.pw}",
+      run_once_command_list: [toolsInstallCommand({ nsx: true }), "echo hi"],
+    });
+    expect(problemsOf(stack)).toEqual([]);
+  });
+});
+
+describe("PassthroughHost on vSphere", () => {
+  test("lists the exact DirectPath toggle for every function of every guest GPU, and BIOS steps", () => {
+    const stack = newStack();
+    const host = newHost(
+      stack,
+      [
+        { address: "0000:3b:00.0", model: A100 },
+        { address: "0000:01:00.0", model: "nvidia-rtx-3090" },
+        { address: "0000:02:00.0", model: "nvidia-t4", role: "host" },
+      ],
+      { datacenter: "DC Lab" },
+    );
+    const steps = host.hostSteps();
+    expect(steps.filter((s) => s.command).map((s) => s.command)).toEqual([
+      "govc host.esxcli -dc='DC Lab' -host=esx01 hardware pci pcipassthru set -d 0000:01:00.0 -e true -a",
+      "govc host.esxcli -dc='DC Lab' -host=esx01 hardware pci pcipassthru set -d 0000:01:00.1 -e true -a",
+      "govc host.esxcli -dc='DC Lab' -host=esx01 hardware pci pcipassthru set -d 0000:3b:00.0 -e true -a",
+    ]);
+    expect(steps.map((s) => s.kind)).toEqual(["bios", "bios", "command", "command", "command", "reboot"]);
+    expect(steps[1].description).toMatch(/Above 4G decoding.*A100/);
+  });
+
+  test("runs the toggles from terraform only when the user opts in, and VMs wait for them", () => {
+    const manual = newStack();
+    newVm(manual, "vm", newHost(manual, [{ address: "3b:00.0", model: A100 }]), { gpuCount: 1 });
+    expect(JSON.parse(Testing.synth(manual)).resource.terraform_data).toBeUndefined();
+
+    const stack = newStack();
+    const vm = newVm(stack, "vm", newHost(stack, [{ address: "3b:00.0", model: A100 }], { enableDirectPath: "govc" }), {
+      gpuCount: 1,
+    });
+    const json = JSON.parse(Testing.synth(stack));
+    const [runner] = Object.values(json.resource.terraform_data) as any[];
+    expect(runner.provisioner[0]["local-exec"].command).toContain("pcipassthru set -d 0000:3b:00.0 -e true -a");
+    expect(renderedVm(vm).depends_on).toEqual([expect.stringMatching(/^terraform_data\./)]);
+  });
+});
+

@@ -1,0 +1,59 @@
+/**
+ * The seam between backend-neutral intent (hosts, GPUs, VMs and what they need) and a hypervisor's Terraform
+ * provider. A backend turns a {@link PassthroughHost} and its {@link GpuPassthroughVm}s into resources and adds the
+ * rules only that hypervisor has. Adding a hypervisor means adding one implementation of these interfaces.
+ */
+import { TerraformResource } from "cdktf";
+import type { PassthroughHost } from "../host";
+import type { GpuPassthroughVm } from "../vm";
+import { Problem } from "../problems";
+
+/** Hard limits of the hypervisor, checked against every VM before deploy. */
+export interface BackendLimits {
+  readonly maxCpus: number;
+  readonly maxMemoryMib: number;
+  /** Memory must be a multiple of this many MiB. */
+  readonly memoryGranularityMib: number;
+  /** Passthrough PCI functions per VM. */
+  readonly maxPciDevices: number;
+}
+
+/** A step outside Terraform that a host needs before its GPUs can be passed through. */
+export interface HostStep {
+  /** `bios` (a firmware setting), `command` (run on or against the host), `reboot`. */
+  readonly kind: "bios" | "command" | "reboot";
+  /** What the step does, for people. */
+  readonly description: string;
+  /** The exact command, for `command` steps. */
+  readonly command?: string;
+}
+
+export interface HypervisorBackend {
+  /** Short name used in reports and error messages: `vsphere`. */
+  readonly kind: string;
+  readonly limits: BackendLimits;
+  /**
+   * Identity of a host across all stacks of an app, so that one physical GPU given to two VMs in different
+   * stacks is caught. Two hosts with the same key are the same machine.
+   */
+  hostKey(hostName: string): string;
+  /** Creates the host's lookups in its stack. Called once, by the host's constructor. */
+  bindHost(host: PassthroughHost): HostBinding;
+}
+
+export interface HostBinding {
+  /** Out-of-band steps the host needs for the GPUs it gives to guests, in the order to run them. */
+  hostSteps(): HostStep[];
+  /** Renders one VM into the provider's resources. Called once, by the VM's constructor. */
+  renderVm(vm: GpuPassthroughVm): VmRendering;
+}
+
+export interface VmRendering {
+  /** The provider's VM resource: the escape hatch for settings this library does not model. */
+  readonly resource: TerraformResource;
+  /**
+   * Rules of this hypervisor, checked on the rendered resource (so escape-hatch overrides are checked too).
+   * Called at synth, after every construct exists.
+   */
+  validate(): Problem[];
+}

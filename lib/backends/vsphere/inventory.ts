@@ -1,0 +1,56 @@
+/**
+ * Lookups of existing vSphere objects (datacenter, hosts, datastores, networks, templates), each made once per
+ * stack and datacenter however many hosts and VMs use it, so that a fleet of 1000 VMs cloned from one template
+ * reads the template once.
+ */
+import { DataVsphereDatacenter } from "@cdktf/provider-vsphere/lib/data-vsphere-datacenter";
+import { DataVsphereDatastore } from "@cdktf/provider-vsphere/lib/data-vsphere-datastore";
+import { DataVsphereHost } from "@cdktf/provider-vsphere/lib/data-vsphere-host";
+import { DataVsphereNetwork } from "@cdktf/provider-vsphere/lib/data-vsphere-network";
+import { DataVsphereVirtualMachine } from "@cdktf/provider-vsphere/lib/data-vsphere-virtual-machine";
+import { TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+
+export class VsphereInventory extends Construct {
+  /** The inventory of this datacenter in the stack that holds `scope`. */
+  public static of(scope: Construct, datacenter: string): VsphereInventory {
+    const stack = TerraformStack.of(scope);
+    const id = `vsphere-${safeId(datacenter)}`;
+    return (stack.node.tryFindChild(id) as VsphereInventory | undefined) ?? new VsphereInventory(stack, id, datacenter);
+  }
+
+  public readonly datacenter: DataVsphereDatacenter;
+
+  private constructor(scope: Construct, id: string, datacenterName: string) {
+    super(scope, id);
+    this.datacenter = new DataVsphereDatacenter(this, "datacenter", { name: datacenterName });
+  }
+
+  public host(name: string): DataVsphereHost {
+    return this.lookup(`host-${safeId(name)}`, (id) => new DataVsphereHost(this, id, { name, datacenterId: this.datacenter.id }));
+  }
+
+  public datastore(name: string): DataVsphereDatastore {
+    return this.lookup(`datastore-${safeId(name)}`, (id) => new DataVsphereDatastore(this, id, { name, datacenterId: this.datacenter.id }));
+  }
+
+  public network(name: string): DataVsphereNetwork {
+    return this.lookup(`network-${safeId(name)}`, (id) => new DataVsphereNetwork(this, id, { name, datacenterId: this.datacenter.id }));
+  }
+
+  public template(name: string): DataVsphereVirtualMachine {
+    return this.lookup(
+      `template-${safeId(name)}`,
+      (id) => new DataVsphereVirtualMachine(this, id, { name, datacenterId: this.datacenter.id }),
+    );
+  }
+
+  private lookup<T extends Construct>(id: string, create: (id: string) => T): T {
+    return (this.node.tryFindChild(id) as T | undefined) ?? create(id);
+  }
+}
+
+/** Construct ids may not contain "/"; inventory names (folders, port groups) may. */
+function safeId(name: string): string {
+  return name.replace(/\//g, "_");
+}

@@ -1,0 +1,111 @@
+/**
+ * Renders a {@link GpuPassthroughVm} to a `vsphere_virtual_machine`: a clone of an EFI template with the GPUs'
+ * PCI functions, the MMIO window in `extra_config`, all memory reserved and locked, and hot add off.
+ */
+import { DataVsphereHost } from "@cdktf/provider-vsphere/lib/data-vsphere-host";
+import {
+  VirtualMachine,
+  VirtualMachineClone,
+  VirtualMachineCloneCustomize,
+} from "@cdktf/provider-vsphere/lib/virtual-machine";
+import { Fn, ITerraformDependable } from "cdktf";
+import type { GpuPassthroughVm } from "../../vm";
+import { toolsInstallCommand } from "./horizon";
+import { VsphereInventory } from "./inventory";
+import { VsphereCustomization, VsphereVmOptions } from "./vm-options";
+
+/** The `extra_config` keys passthrough needs, from the VM's derived settings. */
+export function passthroughExtraConfig(vm: GpuPassthroughVm): Record<string, string> {
+  const config: Record<string, string> = {};
+  if (vm.mmio.needs64BitMmio) {
+    config["pciPassthru.use64bitMMIO"] = "TRUE";
+    config["pciPassthru.64bitMMIOSizeGB"] = String(vm.mmio.sizeGb);
+  }
+  if (vm.hideHypervisor) config["hypervisor.cpuid.v0"] = "FALSE";
+  // Seed 001: a Horizon desktop with a passthrough GPU must not enable the virtual SVGA's 3D renderer.
+  if (vm.props.vsphere?.horizon) config["mks.enable3d"] = "FALSE";
+  return config;
+}
+
+export interface VmPlacement {
+  readonly inventory: VsphereInventory;
+  readonly host: DataVsphereHost;
+  /** Datastore and network names, after the backend's defaults. */
+  readonly datastore: string;
+  readonly network: string;
+  /** Resources the VM waits for (the opt-in DirectPath toggle). */
+  readonly dependsOn: ITerraformDependable[];
+}
+
+export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacement): VirtualMachine {
+  const opts: VsphereVmOptions = vm.props.vsphere ?? { template: "" };
+  const { inventory, host } = placement;
+  const template = inventory.template(opts.template);
+  const efi = vm.firmware === "efi";
+
+  return new VirtualMachine(vm, "vm", {
+    name: vm.vmName,
+    annotation: opts.annotation,
+    folder: opts.folder,
+    resourcePoolId: host.resourcePoolId,
+    hostSystemId: host.id,
+    datastoreId: inventory.datastore(placement.datastore).id,
+    numCpus: vm.cpus,
+    numCoresPerSocket: vm.coresPerSocket,
+    memory: vm.memoryMib,
+    memoryReservation: vm.memoryReservationMib,
+    memoryReservationLockedToMax: true,
+    cpuHotAddEnabled: opts.cpuHotAdd ?? false,
+    cpuHotRemoveEnabled: false,
+    memoryHotAddEnabled: opts.memoryHotAdd ?? false,
+    nestedHvEnabled: opts.nestedVirtualization ?? false,
+    firmware: vm.firmware,
+    efiSecureBootEnabled: efi ? vm.secureBoot : undefined,
+    guestId: template.guestId,
+    scsiType: template.scsiType,
+    networkInterface: [{ networkId: inventory.network(placement.network).id, adapterType: Fn.element(template.networkInterfaceTypes, 0) }],
+    disk: [
+      {
+        label: "disk0",
+        size: opts.diskGib ?? template.disks.get(0).size,
+        thinProvisioned: template.disks.get(0).thinProvisioned,
+      },
+    ],
+    clone: renderClone(template.id, opts),
+    pciDeviceId: vm.pciFunctions.map((f) => f.toString()),
+    extraConfig: nonEmpty(passthroughExtraConfig(vm)),
+    dependsOn: placement.dependsOn.length ? placement.dependsOn : undefined,
+  });
+}
+
+function renderClone(templateUuid: string, opts: VsphereVmOptions): VirtualMachineClone {
+  return {
+    templateUuid,
+    linkedClone: opts.linkedClone,
+    customize: opts.customize ? renderCustomize(opts.customize, opts) : undefined,
+  };
+}
+
+function renderCustomize(c: VsphereCustomization, opts: VsphereVmOptions): VirtualMachineCloneCustomize {
+  const ip = c.ipv4;
+  const runOnce = [...(opts.horizon ? [toolsInstallCommand(opts.horizon)] : []), ...(c.windows?.runOnceCommands ?? [])];
+  return {
+    linuxOptions: c.linux ? { hostName: c.linux.hostName, domain: c.linux.domain } : undefined,
+    windowsOptions: c.windows
+      ? {
+          computerName: c.windows.computerName,
+          adminPassword: c.windows.adminPassword,
+          timeZone: c.windows.timeZone,
+          runOnceCommandList: runOnce.length ? runOnce : undefined,
+        }
+      : undefined,
+    networkInterface: [ip ? { ipv4Address: ip.address, ipv4Netmask: ip.netmask } : {}],
+    ipv4Gateway: ip?.gateway,
+    dnsServerList: ip?.dnsServers ? [...ip.dnsServers] : undefined,
+  };
+}
+
+/** An empty map is left out of the output rather than written as `{}`. */
+function nonEmpty(map: Record<string, string>): Record<string, string> | undefined {
+  return Object.keys(map).length ? map : undefined;
+}

@@ -1,0 +1,114 @@
+/** vSphere settings of a {@link GpuPassthroughVm}: where it lives, what it is cloned from, how it is customized. */
+
+export interface VsphereVmOptions {
+  /**
+   * The template VM to clone: a guest installed in EFI mode, without GPUs. The provider cannot add PCI devices to
+   * a VM it creates bare (the device step looks the VM up before it exists), and the seed's advice is the same:
+   * install the OS first, then add the GPU.
+   */
+  readonly template: string;
+  /**
+   * Datastore for the VM's files.
+   * @default the backend's `datastore`
+   */
+  readonly datastore?: string;
+  /**
+   * Port group of the VM's network adapter.
+   * @default the backend's `network`
+   */
+  readonly network?: string;
+  /**
+   * VM folder, relative to the datacenter's VM folder.
+   * @default the datacenter's VM folder
+   */
+  readonly folder?: string;
+  /**
+   * Size of the first disk in GiB; at least the template's.
+   * @default the template's first disk size
+   */
+  readonly diskGib?: number;
+  /**
+   * Clone as a linked clone (a delta disk on the template's snapshot).
+   * @default false
+   */
+  readonly linkedClone?: boolean;
+  /** Guest customization of the clone (host name, network, first-logon commands). @default none */
+  readonly customize?: VsphereCustomization;
+  /** Settings for a VMware Horizon desktop (seed 001). Needs `customize.windows`. @default not a Horizon desktop */
+  readonly horizon?: HorizonDesktopOptions;
+  /**
+   * Dynamic DirectPath I/O (vSphere 7+, lets HA/DRS place the VM on any host with a matching GPU). The vSphere
+   * provider has no argument for it (hashicorp/terraform-provider-vsphere#2352), so asking for it is an error
+   * that explains the manual step rather than a VM silently deployed without it.
+   * @default false
+   */
+  readonly dynamicDirectPath?: boolean;
+  /**
+   * Expose hardware virtualization to the guest. ESXi refuses it on a VM with a passthrough device; this option
+   * exists so that asking for it gets a clear error instead of a failed power-on.
+   * @default false
+   */
+  readonly nestedVirtualization?: boolean;
+  /** CPU hot add. vSphere forbids hot add with DirectPath devices. @default false */
+  readonly cpuHotAdd?: boolean;
+  /** Memory hot add. vSphere forbids hot add with DirectPath devices. @default false */
+  readonly memoryHotAdd?: boolean;
+  /** Notes shown in the vSphere Client. @default none */
+  readonly annotation?: string;
+}
+
+export interface VsphereIpv4 {
+  /** e.g. `10.0.10.21` */
+  readonly address: string;
+  /** Prefix length, e.g. 24. */
+  readonly netmask: number;
+  readonly gateway: string;
+  readonly dnsServers?: readonly string[];
+}
+
+export interface VsphereCustomization {
+  /** Linux guest: host name and domain. Give this or `windows`. */
+  readonly linux?: { readonly hostName: string; readonly domain: string };
+  readonly windows?: VsphereWindowsCustomization;
+  /** Static IPv4 for the first adapter. @default DHCP */
+  readonly ipv4?: VsphereIpv4;
+}
+
+export interface VsphereWindowsCustomization {
+  /** NetBIOS computer name (at most 15 characters). */
+  readonly computerName: string;
+  /**
+   * Local Administrator password. Pass a sensitive `TerraformVariable`'s value: a literal string would be written
+   * into cdk.tf.json, so it is refused.
+   * @default no password set by customization
+   */
+  readonly adminPassword?: string;
+  /** Windows time zone index (e.g. 85 for GMT). @default the template's */
+  readonly timeZone?: number;
+  /** Commands run at first logon, after the Horizon command when there is one. @default none */
+  readonly runOnceCommands?: readonly string[];
+}
+
+export interface HorizonDesktopOptions {
+  /**
+   * Path of the VMware Tools installer in the guest (the Tools ISO mounted as a CD).
+   * @default "d:\\setup64.exe"
+   */
+  readonly toolsInstaller?: string;
+  /**
+   * The Horizon Agent will be installed after VMware Tools. It brings its own SVGA driver.
+   * @default true
+   */
+  readonly horizonAgent?: boolean;
+  /**
+   * Remove the VMware SVGA driver from the Tools install (the Horizon Agent installs a newer one). Only with
+   * `horizonAgent`: a desktop without the agent needs SVGA.
+   * @default false (the seed's command keeps SVGA)
+   */
+  readonly removeSvga?: boolean;
+  /**
+   * NSX is used: keep the NetworkIntrospection driver, which sends network events to NSX.
+   * @default false
+   */
+  readonly nsx?: boolean;
+}

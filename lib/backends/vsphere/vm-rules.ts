@@ -1,0 +1,101 @@
+/**
+ * vSphere's own rules for a passthrough VM. They read the rendered `vsphere_virtual_machine` (after any
+ * escape-hatch override), so a setting vSphere forbids is caught however it got there.
+ */
+import { VirtualMachine } from "@cdktf/provider-vsphere/lib/virtual-machine";
+import { VirtualMachineSnapshot } from "@cdktf/provider-vsphere/lib/virtual-machine-snapshot";
+import { DefaultTokenResolver, StringConcat, TerraformStack, Token, Tokenization } from "cdktf";
+import { IConstruct } from "constructs";
+import { Problem } from "../../problems";
+import type { GpuPassthroughVm } from "../../vm";
+
+/** Settings ESXi refuses, or silently breaks, on a VM with a DirectPath device. */
+const FORBIDDEN_WITH_PASSTHROUGH: readonly { attr: string; prop: string; why: string }[] = [
+  { attr: "nested_hv_enabled", prop: "vsphere.nestedVirtualization", why: "ESXi does not power on a VM with a passthrough device and nested virtualization" },
+  { attr: "cpu_hot_add_enabled", prop: "vsphere.cpuHotAdd", why: "vSphere forbids hot add on a VM with DirectPath I/O devices" },
+  { attr: "memory_hot_add_enabled", prop: "vsphere.memoryHotAdd", why: "vSphere forbids hot add on a VM with DirectPath I/O devices" },
+  { attr: "cpu_hot_remove_enabled", prop: "(override)", why: "vSphere forbids hot remove on a VM with DirectPath I/O devices" },
+];
+
+type Rendered = Record<string, unknown> & { extra_config?: Record<string, string> };
+
+/** Names the VM will be placed with, after the backend's defaults. */
+export interface VspherePlacementNames {
+  readonly datastore?: string;
+  readonly network?: string;
+}
+
+export function vsphereVmProblems(vm: GpuPassthroughVm, resource: VirtualMachine, names: VspherePlacementNames): Problem[] {
+  const subject = vm.subject;
+  const problems: Problem[] = [];
+  const add = (message: string, fix?: string) => problems.push({ subject, message, fix });
+  const opts = vm.props.vsphere;
+  if (!opts) {
+    add(`runs on ${vm.host.subject}, a vSphere host, but has no vsphere settings`, "give vsphere: { template: ... }");
+    return problems;
+  }
+  if (!names.datastore) add("has no datastore", "give vsphere.datastore, or a default datastore on the host's backend");
+  if (!names.network) add("has no network", "give vsphere.network, or a default network on the host's backend");
+  if (!opts.template) add("vsphere.template is empty", "name the EFI template VM to clone (installed without GPUs)");
+  if (opts.diskGib !== undefined && !(Number.isInteger(opts.diskGib) && opts.diskGib > 0)) {
+    add(`vsphere.diskGib ${opts.diskGib} is not a whole number of GiB above 0`, "give the disk size in GiB, or leave it out to keep the template's");
+  }
+  if (opts.dynamicDirectPath) {
+    add(
+      "asks for Dynamic DirectPath I/O, which the vSphere Terraform provider cannot set (hashicorp/terraform-provider-vsphere#2352); the VM would be deployed with plain DirectPath I/O and no HA/DRS placement",
+      'remove dynamicDirectPath; after deploy, in the vSphere Client edit the VM, remove the PCI device and add it again as "Dynamic DirectPath I/O", or use PowerCLI (New-PassthroughDevice)',
+    );
+  }
+  if (opts.horizon && !opts.customize?.windows) {
+    add("is a Horizon desktop without customize.windows: the VMware Tools install runs as a Windows first-logon command", "add customize: { windows: { computerName: ... } }");
+  }
+  if (opts.horizon?.removeSvga && opts.horizon.horizonAgent === false) {
+    add("horizon.removeSvga without the Horizon Agent would leave the desktop without a display driver", "keep SVGA (drop removeSvga) when no Horizon Agent is installed");
+  }
+  if (opts.customize?.linux && opts.customize.windows) {
+    add("customize gives both linux and windows", "keep the one that matches the template's guest OS");
+  }
+  const password = opts.customize?.windows?.adminPassword;
+  if (password !== undefined && !Token.isUnresolved(password)) {
+    add(
+      "customize.windows.adminPassword is a literal string: it would be written into cdk.tf.json",
+      "pass the value of a sensitive TerraformVariable (TF_VAR_...) instead",
+    );
+  }
+  const computerName = opts.customize?.windows?.computerName;
+  if (computerName !== undefined && !/^[A-Za-z0-9-]{1,15}$/.test(computerName)) {
+    add(`customize.windows.computerName "${computerName}" is not a NetBIOS name`, "use at most 15 letters, digits or dashes");
+  }
+
+  const stack = TerraformStack.of(resource);
+  const resolve = (value: unknown) => resolveIn(stack, value);
+  const rendered = (resolve(resource.toTerraform()) as { resource: Record<string, Record<string, Rendered>> })
+    .resource[resource.terraformResourceType][resource.friendlyUniqueId];
+  for (const f of FORBIDDEN_WITH_PASSTHROUGH) {
+    if (rendered[f.attr] === true) add(`${f.attr} = true (${f.prop}): ${f.why}`, `set ${f.prop} to false or remove it`);
+  }
+  if (rendered.memory_reservation !== rendered.memory || rendered.memory_reservation_locked_to_max !== true) {
+    add(
+      `memory_reservation ${String(rendered.memory_reservation)} MB does not lock all ${String(rendered.memory)} MB: a VM with a passthrough device does not power on without a full reservation`,
+      "remove the override of memory_reservation / memory_reservation_locked_to_max",
+    );
+  }
+  if (rendered.extra_config?.["pciPassthru.use64bitMMIO"] === "TRUE" && rendered.firmware !== "efi") {
+    add(`firmware is "${String(rendered.firmware)}" but the 64-bit MMIO window needs EFI`, 'use firmware "efi"');
+  }
+  const uuid = resolve(resource.uuid);
+  for (const snapshot of stack.node.findAll().filter((c): c is VirtualMachineSnapshot => c instanceof VirtualMachineSnapshot)) {
+    if (resolve(snapshot.virtualMachineUuidInput) === uuid) {
+      add(
+        `has a snapshot resource (${snapshot.node.path}): vSphere cannot snapshot a VM with a passthrough device`,
+        "remove the vsphere_virtual_machine_snapshot; back up the guest's data from inside the guest",
+      );
+    }
+  }
+  return problems;
+}
+
+/** Resolves tokens as synthesis will, so rules see the attributes as they will be written. */
+function resolveIn(scope: IConstruct, value: unknown): unknown {
+  return Tokenization.resolve(value, { scope, resolver: new DefaultTokenResolver(new StringConcat()) });
+}

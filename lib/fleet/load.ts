@@ -1,0 +1,113 @@
+/**
+ * Reads a fleet file: YAML syntax, then the schema, then the references between entries. Every problem is
+ * collected and reported together, each with its key path and line (`vms[2].gpus[0] (line 31): ...`).
+ */
+import { readFileSync } from "fs";
+import { Document, LineCounter, isNode, parseDocument } from "yaml";
+import { z } from "zod";
+import { PassthroughValidationError } from "../problems";
+import { Fleet, fleetSchema } from "./schema";
+
+export class FleetFileError extends PassthroughValidationError {
+  constructor(file: string, problems: readonly string[]) {
+    super(problems, `${file} has problems`);
+    this.name = "FleetFileError";
+  }
+}
+
+type Path = readonly PropertyKey[];
+
+/** `vms[2].gpus[0]` from `["vms", 2, "gpus", 0]`. */
+export function formatPath(path: Path): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
+}
+
+/** Reads and checks the fleet file at `file`. @throws FleetFileError listing every problem. */
+export function loadFleetFile(file: string): Fleet {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : (e as Error).message;
+    throw new FleetFileError(file, [
+      `${file} ${reason}: set FLEET_FILE to the path of your fleet file (default fleet.yaml)`,
+    ]);
+  }
+  return parseFleet(text, file);
+}
+
+/** Checks fleet YAML text; `file` names it in messages. @throws FleetFileError listing every problem. */
+export function parseFleet(text: string, file = "fleet.yaml"): Fleet {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const lineOf = (offset: number | undefined) => (offset === undefined ? "" : ` (line ${lines.linePos(offset).line})`);
+
+  if (doc.errors.length) {
+    throw new FleetFileError(
+      file,
+      doc.errors.map((e) => `YAML syntax${lineOf(e.pos[0])}: ${e.message.split("\n")[0]}`),
+    );
+  }
+  const data: unknown = doc.toJS();
+  if (data === null || data === undefined) {
+    throw new FleetFileError(file, ["the file is empty: it needs sites, hosts and vms (see fleet.yaml in this project)"]);
+  }
+
+  const at = (path: Path, message: string) => `${formatPath(path) || "(top level)"}${lineOf(offsetOf(doc, path))}: ${message}`;
+  const parsed = fleetSchema.safeParse(data);
+  if (!parsed.success) {
+    throw new FleetFileError(file, parsed.error.issues.map((i) => at(i.path, describeIssue(i))));
+  }
+  const problems = referenceProblems(parsed.data).map(([path, message]) => at(path, message));
+  if (problems.length) throw new FleetFileError(file, problems);
+  return parsed.data;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}: check the spelling (keys are camelCase) or remove ${issue.keys.length > 1 ? "them" : "it"}`;
+  }
+  if (issue.code === "invalid_type" && / received undefined$/.test(issue.message)) {
+    return `missing: ${issue.message.replace(/^Invalid input: /, "")}`;
+  }
+  return issue.message;
+}
+
+/** Names that must be unique, and references (host → site, vm → host) that must resolve. */
+function referenceProblems(fleet: Fleet): [Path, string][] {
+  const problems: [Path, string][] = [];
+  const unique = <T>(items: readonly T[], key: (t: T) => string, scope: (t: T) => string, listName: string, what: string) => {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const k = `${scope(item)}\u0000${key(item)}`;
+      const first = seen.get(k);
+      if (first === undefined) seen.set(k, i);
+      else problems.push([[listName, i, "name"], `${what} "${key(item)}" is already defined at ${listName}[${first}]: names must be unique`]);
+    });
+  };
+  unique(fleet.sites, (s) => s.name, () => "", "sites", "site");
+  unique(fleet.hosts, (h) => h.name, () => "", "hosts", "host");
+
+  const sites = new Set(fleet.sites.map((s) => s.name));
+  fleet.hosts.forEach((h, i) => {
+    if (!sites.has(h.site)) problems.push([["hosts", i, "site"], `no site named "${h.site}"; sites: ${[...sites].join(", ")}`]);
+  });
+  const hostSite = new Map(fleet.hosts.map((h) => [h.name, h.site]));
+  fleet.vms.forEach((v, i) => {
+    if (!hostSite.has(v.host)) {
+      problems.push([["vms", i, "host"], `no host named "${v.host}"; hosts: ${[...hostSite.keys()].join(", ") || "(none)"}`]);
+    }
+  });
+  // VM names are unique per site: they are vCenter names and construct ids in the site's stack.
+  unique(fleet.vms, (v) => v.name, (v) => hostSite.get(v.host) ?? "", "vms", "VM");
+  return problems;
+}
+
+/** Start offset of the YAML node at `path`, or of its nearest existing parent. */
+function offsetOf(doc: Document, path: Path): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) return node.range[0];
+  }
+  return undefined;
+}

@@ -1,0 +1,135 @@
+/**
+ * The fleet file: sites (one stack each), hosts with their GPUs, and VMs. The schema mirrors the constructs'
+ * props so that what a GitOps user writes in YAML and what a platform engineer writes in TypeScript read alike.
+ */
+import { z } from "zod";
+import { PciAddress } from "../pci/address";
+
+const name = z.string().trim().min(1, "must not be empty");
+
+const pciAddress = z.string().superRefine((text, ctx) => {
+  const parsed = PciAddress.tryParse(text);
+  if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
+});
+
+const hexId = z.string().regex(/^[0-9a-fA-F]{4}$/, "must be 4 hex digits, as lspci -nn shows it");
+
+const customModel = z.strictObject({
+  name,
+  barsMib: z.array(z.number().int().positive("each BAR is a whole, positive number of MiB")).min(1),
+  vendor: z.enum(["nvidia", "amd", "intel", "other"]).optional(),
+  segment: z.enum(["datacenter", "workstation", "consumer"]).optional(),
+  vendorId: hexId.optional(),
+  deviceId: hexId.optional(),
+  functions: z
+    .array(
+      z.strictObject({
+        fn: z.number().int().min(1).max(7),
+        kind: z.enum(["audio", "usb", "serial-bus", "other"]),
+        deviceId: hexId.optional(),
+      }),
+    )
+    .optional(),
+  quirks: z.strictObject({ hideHypervisor: z.boolean().optional(), resetBug: z.boolean().optional() }).optional(),
+});
+
+const site = z.strictObject({
+  /** Becomes the stack name: cdktf.out/stacks/<name>. */
+  name: z.string().regex(/^[a-z][a-z0-9-]*$/, "must be lower-case letters, digits and dashes (it names the stack)"),
+  vsphere: z.strictObject({
+    /** vCenter address. Credentials come from VSPHERE_USER / VSPHERE_PASSWORD, never from this file. */
+    server: name,
+    datacenter: name,
+    allowUnverifiedSsl: z.boolean().optional(),
+  }),
+});
+
+const host = z.strictObject({
+  name,
+  site: name,
+  datastore: name.optional(),
+  network: name.optional(),
+  enableDirectPath: z.enum(["manual", "govc"]).optional(),
+  gpus: z
+    .array(
+      z.strictObject({
+        address: pciAddress,
+        model: z.union([name, customModel]),
+        role: z.enum(["guest", "host"]).optional(),
+      }),
+    )
+    .min(1, "a passthrough host needs at least one GPU"),
+});
+
+const vsphereVm = z.strictObject({
+  template: name,
+  datastore: name.optional(),
+  network: name.optional(),
+  folder: name.optional(),
+  diskGib: z.number().int().positive().optional(),
+  linkedClone: z.boolean().optional(),
+  customize: z
+    .strictObject({
+      linux: z.strictObject({ hostName: name, domain: name }).optional(),
+      windows: z
+        .strictObject({
+          computerName: name,
+          /** Name of a sensitive Terraform variable (set TF_VAR_<name>) holding the Administrator password. */
+          adminPasswordVariable: z
+            .string()
+            .regex(/^[a-z_][a-z0-9_]*$/, "must be a Terraform variable name (lower-case, digits, _)")
+            .optional(),
+          timeZone: z.number().int().optional(),
+          runOnceCommands: z.array(name).optional(),
+        })
+        .optional(),
+      ipv4: z
+        .strictObject({
+          address: z.ipv4(),
+          netmask: z.number().int().min(1).max(32),
+          gateway: z.ipv4(),
+          dnsServers: z.array(z.ipv4()).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  horizon: z
+    .strictObject({
+      toolsInstaller: name.optional(),
+      horizonAgent: z.boolean().optional(),
+      removeSvga: z.boolean().optional(),
+      nsx: z.boolean().optional(),
+    })
+    .optional(),
+  dynamicDirectPath: z.boolean().optional(),
+  nestedVirtualization: z.boolean().optional(),
+  cpuHotAdd: z.boolean().optional(),
+  memoryHotAdd: z.boolean().optional(),
+  annotation: z.string().optional(),
+});
+
+const vm = z.strictObject({
+  name,
+  host: name,
+  /** A number of GPUs to take from the host, or their addresses. */
+  gpus: z.union([z.number().int().min(1, "must be at least 1"), z.array(pciAddress).min(1)]),
+  cpus: z.number().int().positive(),
+  coresPerSocket: z.number().int().positive().optional(),
+  memoryGib: z.number().positive(),
+  firmware: z.enum(["efi", "bios"]).optional(),
+  secureBoot: z.boolean().optional(),
+  mmioSizeGb: z.number().int().positive().optional(),
+  hideHypervisor: z.boolean().optional(),
+  vsphere: vsphereVm,
+});
+
+export const fleetSchema = z.strictObject({
+  sites: z.array(site).min(1, "give at least one site"),
+  hosts: z.array(host),
+  vms: z.array(vm),
+});
+
+export type Fleet = z.infer<typeof fleetSchema>;
+export type FleetSite = Fleet["sites"][number];
+export type FleetHost = Fleet["hosts"][number];
+export type FleetVm = Fleet["vms"][number];

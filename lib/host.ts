@@ -1,0 +1,129 @@
+import { Construct } from "constructs";
+import { GpuLedger } from "./allocation";
+import { HostBinding, HostStep, HypervisorBackend } from "./backends/backend";
+import { CustomGpuModel, GpuModel } from "./gpu/model";
+import { resolveGpuModel } from "./gpu/resolve";
+import { PciAddress } from "./pci/address";
+import { Problem, formatProblem } from "./problems";
+
+/** Who a GPU is for: guests, or the host itself (its console or desktop, seed 000's "host GPU"). */
+export type GpuRole = "guest" | "host";
+
+export interface HostGpuProps {
+  /** PCI address of the GPU's first function, e.g. `0000:3b:00.0` (`3b:00.0` is read as domain 0000). */
+  readonly address: string;
+  /** A catalog id such as `nvidia-a100-80gb`, or a model the catalog lacks, declared by its BAR sizes. */
+  readonly model: string | CustomGpuModel;
+  /**
+   * `host` keeps the GPU for the host; no VM may take it.
+   * @default "guest"
+   */
+  readonly role?: GpuRole;
+}
+
+export interface PassthroughHostProps {
+  /** The host's name in the hypervisor's inventory (vCenter host name, or the KVM host's name). */
+  readonly hostName: string;
+  /** The hypervisor and how to reach the host, e.g. `new VsphereBackend({ datacenter: "dc1" })`. */
+  readonly backend: HypervisorBackend;
+  /** The host's GPUs: those for guests and any it keeps for itself. */
+  readonly gpus: readonly HostGpuProps[];
+}
+
+/** One physical GPU of a host: a PCI device with all its functions. */
+export interface HostGpu {
+  /** Address of function 0. */
+  readonly address: PciAddress;
+  readonly model: GpuModel;
+  readonly role: GpuRole;
+  /** Every function passed together: function 0 first, then the model's extra functions. */
+  readonly functions: readonly PciAddress[];
+}
+
+/**
+ * A hypervisor host and its PCI inventory: which GPUs it gives to guests and which it keeps.
+ *
+ * VMs take GPUs from a host by count or by address; the host knows which are free, the steps outside Terraform
+ * it needs (e.g. toggling DirectPath I/O on ESXi), and reports problems with its inventory at synth.
+ */
+export class PassthroughHost extends Construct {
+  public readonly hostName: string;
+  public readonly backend: HypervisorBackend;
+  /** All GPUs that were declared correctly, in address order. */
+  public readonly gpus: readonly HostGpu[];
+  /** The backend's rendering of this host (its data sources are public fields of the concrete binding). */
+  public readonly binding: HostBinding;
+
+  private readonly problems: Problem[] = [];
+
+  constructor(scope: Construct, id: string, props: PassthroughHostProps) {
+    super(scope, id);
+    this.hostName = props.hostName;
+    this.backend = props.backend;
+    this.gpus = this.declareGpus(props.gpus);
+    this.binding = props.backend.bindHost(this);
+    this.node.addValidation({ validate: () => this.problems.map(formatProblem) });
+  }
+
+  /** How this host is named in messages. */
+  public get subject(): string {
+    return `host "${this.hostName}"`;
+  }
+
+  public guestGpus(): HostGpu[] {
+    return this.gpus.filter((g) => g.role === "guest");
+  }
+
+  /** The GPU whose function 0 is at this address, if the host has it. */
+  public findGpu(address: PciAddress): HostGpu | undefined {
+    return this.gpus.find((g) => g.address.sameDevice(address));
+  }
+
+  /** Key of a GPU in the app-wide ledger: the same physical GPU gives the same key in every stack. */
+  public gpuKey(gpu: HostGpu): string {
+    return `${this.backend.hostKey(this.hostName)}|${gpu.address.deviceKey}`;
+  }
+
+  /** Guest GPUs no VM has taken yet, lowest address first. */
+  public freeGuestGpus(): HostGpu[] {
+    const ledger = GpuLedger.of(this);
+    return this.guestGpus().filter((g) => !ledger.isClaimed(this.gpuKey(g)));
+  }
+
+  /** Steps outside Terraform the host needs for its guest GPUs (DirectPath toggles, BIOS settings, reboot). */
+  public hostSteps(): HostStep[] {
+    return this.binding.hostSteps();
+  }
+
+  private declareGpus(declared: readonly HostGpuProps[]): HostGpu[] {
+    const gpus: HostGpu[] = [];
+    declared.forEach((d, i) => {
+      const where = `${this.subject} gpus[${i}]`;
+      const address = PciAddress.tryParse(d.address);
+      const model = resolveGpuModel(d.model);
+      if (typeof address === "string") this.problems.push({ subject: where, message: address });
+      if (Array.isArray(model)) model.forEach((message) => this.problems.push({ subject: where, message }));
+      if (typeof address === "string" || Array.isArray(model)) return;
+      if (address.fn !== 0) {
+        this.problems.push({
+          subject: where,
+          message: `${address} is function ${address.fn}; a GPU is declared by its first function`,
+          fix: `write "${address.withFunction(0)}" (its other functions come from the GPU model)`,
+        });
+        return;
+      }
+      const twin = gpus.find((g) => g.address.sameDevice(address));
+      if (twin) {
+        this.problems.push({
+          subject: where,
+          message: `GPU ${address} is declared twice`,
+          fix: "declare each GPU once",
+        });
+        return;
+      }
+      const functions = [address, ...model.functions.map((f) => address.withFunction(f.fn))];
+      gpus.push({ address, model, role: d.role ?? "guest", functions });
+    });
+    return gpus.sort((a, b) => a.address.compare(b.address));
+  }
+}

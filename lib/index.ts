@@ -1,0 +1,33 @@
+/** Public API of cdktf-gpu-passthrough. */
+export { PciAddress, PciAddressError } from "./pci/address";
+export { GpuModel, GpuFunction, GpuQuirks, CustomGpuModel, mappedMib, formatMib } from "./gpu/model";
+export { GPU_CATALOG, catalogModel, catalogModelIds } from "./gpu/catalog";
+export { resolveGpuModel } from "./gpu/resolve";
+export {
+  MmioRequirement,
+  MmioInput,
+  requiredMmio,
+  withOverride,
+  nextPowerOfTwo,
+  isPowerOfTwo,
+  LARGE_BAR_THRESHOLD_MIB,
+} from "./mmio";
+export { Problem, formatProblem, PassthroughValidationError } from "./problems";
+export { PassthroughHost, PassthroughHostProps, HostGpuProps, HostGpu, GpuRole } from "./host";
+export { GpuPassthroughVm, GpuPassthroughVmProps, Firmware } from "./vm";
+export { GpuLedger, GpuClaim } from "./allocation";
+export { HypervisorBackend, HostBinding, HostStep, VmRendering, BackendLimits } from "./backends/backend";
+export { VsphereBackend, VsphereBackendProps, VsphereHostBinding } from "./backends/vsphere/vsphere-backend";
+export {
+  VsphereVmOptions,
+  VsphereCustomization,
+  VsphereWindowsCustomization,
+  VsphereIpv4,
+  HorizonDesktopOptions,
+} from "./backends/vsphere/vm-options";
+export { toolsInstallCommand, toolsRemoveList } from "./backends/vsphere/horizon";
+export { enablePassthroughCommand } from "./backends/vsphere/directpath";
+export { passthroughExtraConfig } from "./backends/vsphere/render-vm";
+export { PassthroughApp, appProblems, assertValidApp } from "./validation/app";
+export { Fleet, FleetSite, FleetHost, FleetVm, fleetSchema } from "./fleet/schema";
+export { loadFleetFile, parseFleet, FleetFileError, formatPath } from "./fleet/load";

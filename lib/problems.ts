@@ -1,0 +1,27 @@
+/**
+ * A problem found before deploy. Every rule reports problems of this shape so that all of them can be listed
+ * at once, each saying what is wrong, with which VM/host/device, and how to fix it.
+ */
+export interface Problem {
+  /** Who has the problem, as the user named it: `VM "ml-01"`, `host "esx-01"`, `vms[2].gpus[0]`. */
+  readonly subject: string;
+  /** What is wrong, naming the offending value. */
+  readonly message: string;
+  /** What to do about it. Omitted when the message already says it. */
+  readonly fix?: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return p.fix ? `${p.subject}: ${p.message}. Fix: ${p.fix}` : `${p.subject}: ${p.message}`;
+}
+
+/** Raised (instead of a stack trace) when a fleet or an app has problems; `problems` lists all of them. */
+export class PassthroughValidationError extends Error {
+  constructor(
+    public readonly problems: readonly string[],
+    heading = "GPU passthrough configuration has problems",
+  ) {
+    super(`${heading} (${problems.length}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "PassthroughValidationError";
+  }
+}

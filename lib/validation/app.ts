@@ -1,0 +1,59 @@
+/**
+ * Validation of a whole app before anything is written. cdktf validates stack by stack while it writes them,
+ * so a problem in the second stack leaves the first one on disk and hides the problems of the rest. Here every
+ * construct of every stack is checked first and all problems are reported together.
+ */
+import { App, AppConfig } from "cdktf";
+import { existsSync, readdirSync, rmSync, statSync } from "fs";
+import { join } from "path";
+import { IConstruct } from "constructs";
+import { PassthroughHost } from "../host";
+import { PassthroughValidationError } from "../problems";
+import { GpuPassthroughVm } from "../vm";
+
+/** Every validation message of every construct in the app, in construct order. */
+export function appProblems(app: IConstruct): string[] {
+  return app.node.findAll().flatMap((c) => {
+    const ours = c instanceof GpuPassthroughVm || c instanceof PassthroughHost;
+    // Messages from our constructs name their VM or host; others (cdktf's own) get their construct path.
+    return c.node.validate().map((message) => (ours ? message : `[${c.node.path}] ${message}`));
+  });
+}
+
+/** Throws a {@link PassthroughValidationError} listing every problem in the app, if there is any. */
+export function assertValidApp(app: IConstruct): void {
+  const problems = appProblems(app);
+  if (problems.length) throw new PassthroughValidationError(problems);
+}
+
+/** A cdktf `App` that checks every stack before writing any: all problems at once, no half-written output. */
+export class PassthroughApp extends App {
+  /** cdktf creates the output directories when the app and stacks are constructed; a failed synth removes them again. */
+  private readonly createdOutdir: boolean;
+
+  constructor(config?: AppConfig) {
+    const outdir = config?.outdir ?? process.env.CDKTF_OUTDIR ?? "cdktf.out";
+    const existed = existsSync(outdir);
+    super(config);
+    this.createdOutdir = !existed;
+  }
+
+  public override synth(): void {
+    try {
+      assertValidApp(this);
+    } catch (e) {
+      if (this.createdOutdir && existsSync(this.outdir) && !containsFiles(this.outdir)) {
+        rmSync(this.outdir, { recursive: true });
+      }
+      throw e;
+    }
+    super.synth();
+  }
+}
+
+function containsFiles(dir: string): boolean {
+  return readdirSync(dir).some((name) => {
+    const path = join(dir, name);
+    return !statSync(path).isDirectory() || containsFiles(path);
+  });
+}

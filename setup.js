@@ -1,0 +1,2 @@
+// cdktf's jest matchers (toHaveResourceWithProperties, ...).
+require("cdktf").Testing.setupJest();
