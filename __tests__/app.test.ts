@@ -137,7 +137,9 @@ describe("synthesis", () => {
     const run = runApp({}, file);
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('host "esx-gpu-01.ml.example.com" gpus[3]: unknown GPU model "nvidia-a31"');
-    expect(run.stderr).toContain('VM "ml-infer-02": GPU 0000:17:00.0 on host "esx-gpu-02.ml.example.com" is already given to VM "ml-infer-01"');
+    expect(run.stderr).toContain(
+      'VM "ml-infer-02": GPU 0000:17:00.0 on host "esx-gpu-02.ml.example.com" is already given to VM "ml-infer-01"',
+    );
     expect(existsSync(run.out)).toBe(false);
   });
 });

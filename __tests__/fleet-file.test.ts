@@ -40,7 +40,8 @@ describe("fleet file", () => {
   });
 
   test("a bad PCI function points at the key and the line", () => {
-    const vm = (name: string, gpus: string) => `  - { name: ${name}, host: esx01, gpus: ${gpus}, cpus: 4, memoryGib: 16, vsphere: { template: t } }`;
+    const vm = (name: string, gpus: string) =>
+      `  - { name: ${name}, host: esx01, gpus: ${gpus}, cpus: 4, memoryGib: 16, vsphere: { template: t } }`;
     const yaml = minimal([vm("a", "1"), vm("b", "1"), vm("c", '["0000:3b:00.9"]')].join("\n"));
     expect(problems(yaml)).toEqual(['vms[2].gpus[0] (line 15): "0000:3b:00.9": function must be 0-7 (it is 9)']);
   });
@@ -69,7 +70,8 @@ describe("fleet file", () => {
   - name: esx01
     site: elsewhere
     gpus: [{ address: "3b:00.0", model: nvidia-a30 }]`;
-    const vm = (name: string, host: string) => `  - { name: ${name}, host: ${host}, gpus: 1, cpus: 4, memoryGib: 16, vsphere: { template: t } }`;
+    const vm = (name: string, host: string) =>
+      `  - { name: ${name}, host: ${host}, gpus: 1, cpus: 4, memoryGib: 16, vsphere: { template: t } }`;
     expect(problems(minimal([vm("a", "esx01"), vm("a", "esx01"), vm("b", "esx09")].join("\n"), hosts))).toEqual([
       'hosts[1].name (line 9): host "esx01" is already defined at hosts[0]: names must be unique',
       'hosts[1].site (line 10): no site named "elsewhere"; sites: lab',
@@ -79,8 +81,12 @@ describe("fleet file", () => {
   });
 
   test("YAML syntax errors give the line", () => {
-    expect(problems("sites:\n  - name: lab\n    vsphere: { server: x\nhosts: []\n")[0]).toMatch(/^YAML syntax \(line \d\): /);
-    expect(problems("sites: []\nsites: []\n")).toEqual([expect.stringMatching(/^YAML syntax \(line 2\): Map keys must be unique/)]);
+    expect(problems("sites:\n  - name: lab\n    vsphere: { server: x\nhosts: []\n")[0]).toMatch(
+      /^YAML syntax \(line \d\): /,
+    );
+    expect(problems("sites: []\nsites: []\n")).toEqual([
+      expect.stringMatching(/^YAML syntax \(line 2\): Map keys must be unique/),
+    ]);
   });
 
   test("an empty file says what it needs", () => {

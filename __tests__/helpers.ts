@@ -30,7 +30,13 @@ export type VmProps = Omit<GpuPassthroughVmProps, "host" | "cpus" | "memoryGib" 
   Partial<Pick<GpuPassthroughVmProps, "cpus" | "memoryGib" | "vsphere">>;
 
 export function newVm(scope: Construct, id: string, host: PassthroughHost, props: VmProps): GpuPassthroughVm {
-  return new GpuPassthroughVm(scope, id, { cpus: 8, memoryGib: 64, vsphere: { template: "ubuntu-efi" }, ...props, host });
+  return new GpuPassthroughVm(scope, id, {
+    cpus: 8,
+    memoryGib: 64,
+    vsphere: { template: "ubuntu-efi" },
+    ...props,
+    host,
+  });
 }
 
 /** The synthesized `vsphere_virtual_machine` attributes of one VM. */

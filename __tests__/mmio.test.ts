@@ -7,7 +7,8 @@ function model(id: string): GpuModel {
   if (!m) throw new Error(`catalog lacks ${id}`);
   return m;
 }
-const gpus = (...ids: string[]) => ids.map((id, i) => ({ gpu: `0000:${(0x10 + i).toString(16)}:00.0`, model: model(id) }));
+const gpus = (...ids: string[]) =>
+  ids.map((id, i) => ({ gpu: `0000:${(0x10 + i).toString(16)}:00.0`, model: model(id) }));
 
 describe("MMIO sizing", () => {
   test("two GPUs with 16 GB BARs need a 64 GB window (VMware's GPU blog)", () => {
@@ -57,7 +58,9 @@ describe("MMIO sizing", () => {
   });
 
   test("an override that is not a power of two is an error that suggests one", () => {
-    expect(withOverride(requiredMmio(gpus("nvidia-a30")), 100)).toMatch(/mmioSizeGb 100 is not a power of two: use 128/);
+    expect(withOverride(requiredMmio(gpus("nvidia-a30")), 100)).toMatch(
+      /mmioSizeGb 100 is not a power of two: use 128/,
+    );
     expect(withOverride(requiredMmio(gpus("nvidia-h100-80gb")), 100)).toMatch(/use 256/);
   });
 

@@ -30,7 +30,11 @@ describe("rules checked before deploy", () => {
     const b = newStack(app, "site-b");
     newVm(a, "vm-a", newHost(a, twoA100), { gpus: ["0000:5e:00.0"] });
     newVm(b, "vm-b", newHost(b, twoA100), { gpus: ["0000:5e:00.0"] });
-    expect(problemsOf(a)).toEqual([expect.stringContaining('VM "vm-b": GPU 0000:5e:00.0 on host "esx01" is already given to VM "vm-a" (site-a/vm-a)')]);
+    expect(problemsOf(a)).toEqual([
+      expect.stringContaining(
+        'VM "vm-b": GPU 0000:5e:00.0 on host "esx01" is already given to VM "vm-a" (site-a/vm-a)',
+      ),
+    ]);
   });
 
   test("the same host name in two datacenters is two machines", () => {
@@ -80,7 +84,10 @@ describe("rules checked before deploy", () => {
 
   test("more than 16 PCI functions in one VM", () => {
     const stack = newStack();
-    const gpus = Array.from({ length: 9 }, (_, i) => ({ address: `0000:${(0x10 + i).toString(16)}:00.0`, model: "nvidia-rtx-3090" }));
+    const gpus = Array.from({ length: 9 }, (_, i) => ({
+      address: `0000:${(0x10 + i).toString(16)}:00.0`,
+      model: "nvidia-rtx-3090",
+    }));
     newVm(stack, "big", newHost(stack, gpus), { gpuCount: 9 });
     expect(problemsOf(stack)).toContain(
       'VM "big": passes 18 PCI functions (9 GPUs with all their functions); vsphere allows 16 per VM. Fix: give the VM fewer GPUs, or split the work over two VMs',
@@ -117,7 +124,9 @@ describe("rules checked before deploy", () => {
       'VM "bios": firmware "bios" cannot map GPUs above 4 GB (0000:3b:00.0 NVIDIA A100 80GB PCIe maps 128.05 GiB); the VM would not power on. Fix: use firmware "efi" (the default) and a guest installed in UEFI mode',
       'VM "bios": secureBoot needs firmware "efi". Fix: set firmware "efi" or drop secureBoot',
       'VM "bios": firmware is "bios" but the 64-bit MMIO window needs EFI. Fix: use firmware "efi"',
-      expect.stringMatching(/^VM "small": mmioSizeGb 128 is below what the GPUs map \(256 GB for 0000:5e:00.0 NVIDIA A100 80GB PCIe\): use 256 or more/),
+      expect.stringMatching(
+        /^VM "small": mmioSizeGb 128 is below what the GPUs map \(256 GB for 0000:5e:00.0 NVIDIA A100 80GB PCIe\): use 256 or more/,
+      ),
     ]);
   });
 
@@ -150,15 +159,23 @@ describe("rules checked before deploy", () => {
       memory: false,
       quiesce: false,
     });
-    expect(problemsOf(stack)).toEqual([expect.stringMatching(/^VM "vm": has a snapshot resource \(test\/snap\): vSphere cannot snapshot a VM with a passthrough device/)]);
+    expect(problemsOf(stack)).toEqual([
+      expect.stringMatching(
+        /^VM "vm": has a snapshot resource \(test\/snap\): vSphere cannot snapshot a VM with a passthrough device/,
+      ),
+    ]);
   });
 
   test("Dynamic DirectPath I/O is refused plainly, with the manual step", () => {
     const stack = newStack();
     newVm(stack, "vm", newHost(stack, twoA100), { gpuCount: 1, vsphere: { template: "t", dynamicDirectPath: true } });
     const [problem] = problemsOf(stack);
-    expect(problem).toMatch(/Dynamic DirectPath I\/O, which the vSphere Terraform provider cannot set \(hashicorp\/terraform-provider-vsphere#2352\)/);
-    expect(problem).toMatch(/Fix: remove dynamicDirectPath; after deploy, in the vSphere Client .* "Dynamic DirectPath I\/O"/);
+    expect(problem).toMatch(
+      /Dynamic DirectPath I\/O, which the vSphere Terraform provider cannot set \(hashicorp\/terraform-provider-vsphere#2352\)/,
+    );
+    expect(problem).toMatch(
+      /Fix: remove dynamicDirectPath; after deploy, in the vSphere Client .* "Dynamic DirectPath I\/O"/,
+    );
   });
 
   test("a literal Windows password, a Horizon desktop without Windows customization, missing placement", () => {
@@ -166,14 +183,19 @@ describe("rules checked before deploy", () => {
     const host = newHost(stack, twoA100, { datastore: undefined, network: undefined });
     newVm(stack, "win", host, {
       gpuCount: 1,
-      vsphere: { template: "w", datastore: "d", network: "n", customize: { windows: { computerName: "WIN", adminPassword: "hunter2" } } },
+      vsphere: {
+        template: "w",
+        datastore: "d",
+        network: "n",
+        customize: { windows: { computerName: "WIN", adminPassword: "hunter2" } },
+      },
     });
     newVm(stack, "desk", host, { gpuCount: 1, vsphere: { template: "w", horizon: {} } });
     const problems = problemsOf(stack);
     expect(problems).toEqual([
       'VM "win": customize.windows.adminPassword is a literal string: it would be written into cdk.tf.json. Fix: pass the value of a sensitive TerraformVariable (TF_VAR_...) instead',
-      "VM \"desk\": has no datastore. Fix: give vsphere.datastore, or a default datastore on the host's backend",
-      "VM \"desk\": has no network. Fix: give vsphere.network, or a default network on the host's backend",
+      'VM "desk": has no datastore. Fix: give vsphere.datastore, or a default datastore on the host\'s backend',
+      'VM "desk": has no network. Fix: give vsphere.network, or a default network on the host\'s backend',
       'VM "desk": is a Horizon desktop without customize.windows: the VMware Tools install runs as a Windows first-logon command. Fix: add customize: { windows: { computerName: ... } }',
     ]);
     expect(problems.join("\n")).not.toContain("hunter2");
@@ -189,7 +211,9 @@ describe("rules checked before deploy", () => {
       { address: "0000:af:00.1", model: A100 },
     ]);
     const problems = problemsOf(stack);
-    expect(problems[0]).toMatch(/^host "esx01" gpus\[0\]: unknown GPU model "nvidia-a1000"\. Known models: .*nvidia-a100-80gb.*barsMib/);
+    expect(problems[0]).toMatch(
+      /^host "esx01" gpus\[0\]: unknown GPU model "nvidia-a1000"\. Known models: .*nvidia-a100-80gb.*barsMib/,
+    );
     expect(problems.slice(1)).toEqual([
       'host "esx01" gpus[1]: "0000:3b:00.9": function must be 0-7 (it is 9)',
       'host "esx01" gpus[3]: GPU 0000:5e:00.0 is declared twice. Fix: declare each GPU once',
@@ -230,7 +254,7 @@ describe("PassthroughApp", () => {
       expect.stringMatching(/^VM "x": cpus 0/),
       expect.stringMatching(/^VM "y": memoryGib -1/),
     ]);
-    expect((error as Error).message).toMatch(/^GPU passthrough configuration has problems \(2\):\n  - VM "x"/);
+    expect((error as Error).message).toMatch(/^GPU passthrough configuration has problems \(2\):\n {2}- VM "x"/);
     expect(existsSync(join(outdir, "stacks")) ? readdirSync(join(outdir, "stacks")) : []).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { DataVsphereHost } from "@cdktf/provider-vsphere/lib/data-vsphere-host";
 import { VirtualMachine } from "@cdktf/provider-vsphere/lib/virtual-machine";
-import { Testing } from "cdktf";
+import { TerraformVariable, Testing } from "cdktf";
 import { toolsInstallCommand } from "../lib/backends/vsphere/horizon";
 import { VsphereHostBinding } from "../lib/backends/vsphere/vsphere-backend";
 import { A100, newHost, newStack, newVm, problemsOf, renderedVm } from "./helpers";
@@ -149,12 +149,14 @@ describe("Horizon desktops (seed 001)", () => {
   test("a Horizon desktop gets no 3D and the Tools command as its first run-once command", () => {
     const stack = newStack();
     const host = newHost(stack, [{ address: "41:00.0", model: "nvidia-rtx-a4000" }]);
-    const password = new (require("cdktf").TerraformVariable)(stack, "pw", { type: "string", sensitive: true });
+    const password = new TerraformVariable(stack, "pw", { type: "string", sensitive: true });
     const vm = newVm(stack, "desk", host, {
       gpuCount: 1,
       vsphere: {
         template: "win11-efi",
-        customize: { windows: { computerName: "DESK-01", adminPassword: password.stringValue, runOnceCommands: ["echo hi"] } },
+        customize: {
+          windows: { computerName: "DESK-01", adminPassword: password.stringValue, runOnceCommands: ["echo hi"] },
+        },
         horizon: { nsx: true },
       },
     });
@@ -206,4 +208,3 @@ describe("PassthroughHost on vSphere", () => {
     expect(renderedVm(vm).depends_on).toEqual([expect.stringMatching(/^terraform_data\./)]);
   });
 });
-

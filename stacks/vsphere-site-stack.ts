@@ -62,7 +62,9 @@ export class VsphereSiteStack extends TerraformStack {
     }
 
     // VMs that name their GPUs take them first, so that count-based VMs get what is left.
-    const ordered = [...props.vms].sort((a, b) => Number(typeof a.gpus === "number") - Number(typeof b.gpus === "number"));
+    const ordered = [...props.vms].sort(
+      (a, b) => Number(typeof a.gpus === "number") - Number(typeof b.gpus === "number"),
+    );
     for (const v of ordered) {
       const host = this.hosts.get(v.host);
       if (!host) continue; // the fleet loader has already rejected unknown hosts
@@ -96,7 +98,10 @@ export class VsphereSiteStack extends TerraformStack {
         windows: {
           ...windows,
           adminPassword: adminPasswordVariable
-            ? this.credential(adminPasswordVariable, `Administrator password of Windows VMs (TF_VAR_${adminPasswordVariable})`)
+            ? this.credential(
+                adminPasswordVariable,
+                `Administrator password of Windows VMs (TF_VAR_${adminPasswordVariable})`,
+              )
             : undefined,
         },
       },
@@ -107,7 +112,12 @@ export class VsphereSiteStack extends TerraformStack {
   private credential(name: string, description: string): string {
     const existing = this.node.tryFindChild(name) as TerraformVariable | undefined;
     if (existing) return existing.stringValue;
-    const variable = new TerraformVariable(this, name, { type: "string", sensitive: true, nullable: true, description });
+    const variable = new TerraformVariable(this, name, {
+      type: "string",
+      sensitive: true,
+      nullable: true,
+      description,
+    });
     variable.addOverride("default", null);
     return variable.stringValue;
   }

@@ -50,13 +50,19 @@ export function parseFleet(text: string, file = "fleet.yaml"): Fleet {
   }
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) {
-    throw new FleetFileError(file, ["the file is empty: it needs sites, hosts and vms (see fleet.yaml in this project)"]);
+    throw new FleetFileError(file, [
+      "the file is empty: it needs sites, hosts and vms (see fleet.yaml in this project)",
+    ]);
   }
 
-  const at = (path: Path, message: string) => `${formatPath(path) || "(top level)"}${lineOf(offsetOf(doc, path))}: ${message}`;
+  const at = (path: Path, message: string) =>
+    `${formatPath(path) || "(top level)"}${lineOf(offsetOf(doc, path))}: ${message}`;
   const parsed = fleetSchema.safeParse(data);
   if (!parsed.success) {
-    throw new FleetFileError(file, parsed.error.issues.map((i) => at(i.path, describeIssue(i))));
+    throw new FleetFileError(
+      file,
+      parsed.error.issues.map((i) => at(i.path, describeIssue(i))),
+    );
   }
   const problems = referenceProblems(parsed.data).map(([path, message]) => at(path, message));
   if (problems.length) throw new FleetFileError(file, problems);
@@ -76,30 +82,62 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 /** Names that must be unique, and references (host → site, vm → host) that must resolve. */
 function referenceProblems(fleet: Fleet): [Path, string][] {
   const problems: [Path, string][] = [];
-  const unique = <T>(items: readonly T[], key: (t: T) => string, scope: (t: T) => string, listName: string, what: string) => {
+  const unique = <T>(
+    items: readonly T[],
+    key: (t: T) => string,
+    scope: (t: T) => string,
+    listName: string,
+    what: string,
+  ) => {
     const seen = new Map<string, number>();
     items.forEach((item, i) => {
       const k = `${scope(item)}\u0000${key(item)}`;
       const first = seen.get(k);
       if (first === undefined) seen.set(k, i);
-      else problems.push([[listName, i, "name"], `${what} "${key(item)}" is already defined at ${listName}[${first}]: names must be unique`]);
+      else
+        problems.push([
+          [listName, i, "name"],
+          `${what} "${key(item)}" is already defined at ${listName}[${first}]: names must be unique`,
+        ]);
     });
   };
-  unique(fleet.sites, (s) => s.name, () => "", "sites", "site");
-  unique(fleet.hosts, (h) => h.name, () => "", "hosts", "host");
+  unique(
+    fleet.sites,
+    (s) => s.name,
+    () => "",
+    "sites",
+    "site",
+  );
+  unique(
+    fleet.hosts,
+    (h) => h.name,
+    () => "",
+    "hosts",
+    "host",
+  );
 
   const sites = new Set(fleet.sites.map((s) => s.name));
   fleet.hosts.forEach((h, i) => {
-    if (!sites.has(h.site)) problems.push([["hosts", i, "site"], `no site named "${h.site}"; sites: ${[...sites].join(", ")}`]);
+    if (!sites.has(h.site))
+      problems.push([["hosts", i, "site"], `no site named "${h.site}"; sites: ${[...sites].join(", ")}`]);
   });
   const hostSite = new Map(fleet.hosts.map((h) => [h.name, h.site]));
   fleet.vms.forEach((v, i) => {
     if (!hostSite.has(v.host)) {
-      problems.push([["vms", i, "host"], `no host named "${v.host}"; hosts: ${[...hostSite.keys()].join(", ") || "(none)"}`]);
+      problems.push([
+        ["vms", i, "host"],
+        `no host named "${v.host}"; hosts: ${[...hostSite.keys()].join(", ") || "(none)"}`,
+      ]);
     }
   });
   // VM names are unique per site: they are vCenter names and construct ids in the site's stack.
-  unique(fleet.vms, (v) => v.name, (v) => hostSite.get(v.host) ?? "", "vms", "VM");
+  unique(
+    fleet.vms,
+    (v) => v.name,
+    (v) => hostSite.get(v.host) ?? "",
+    "vms",
+    "VM",
+  );
   return problems;
 }
 

@@ -113,7 +113,9 @@ export function customModelProblems(custom: CustomGpuModel): string[] {
   });
   for (const f of custom.functions ?? []) {
     if (!Number.isInteger(f.fn) || f.fn < 1 || f.fn > 7) {
-      problems.push(`GPU model "${custom.name}" function ${f.fn}: extra functions are numbered 1-7 (0 is the GPU itself)`);
+      problems.push(
+        `GPU model "${custom.name}" function ${f.fn}: extra functions are numbered 1-7 (0 is the GPU itself)`,
+      );
     }
   }
   for (const [field, value] of [

@@ -16,12 +16,18 @@ export function vmProblems(vm: GpuPassthroughVm): Problem[] {
   if (!Number.isInteger(vm.cpus) || vm.cpus < 1 || vm.cpus > limits.maxCpus) {
     add(`cpus ${vm.cpus} is out of range`, `give a whole number from 1 to ${limits.maxCpus} (${kind}'s maximum)`);
   } else if (!Number.isInteger(vm.coresPerSocket) || vm.coresPerSocket < 1 || vm.cpus % vm.coresPerSocket !== 0) {
-    add(`coresPerSocket ${vm.coresPerSocket} does not divide cpus ${vm.cpus}`, "give a divisor of cpus, or leave it out");
+    add(
+      `coresPerSocket ${vm.coresPerSocket} does not divide cpus ${vm.cpus}`,
+      "give a divisor of cpus, or leave it out",
+    );
   }
 
   const gib = vm.memoryMib / 1024;
   if (!(vm.memoryMib > 0) || vm.memoryMib > limits.maxMemoryMib) {
-    add(`memoryGib ${gib} is out of range`, `give more than 0 and at most ${limits.maxMemoryMib / 1024} (${kind}'s maximum)`);
+    add(
+      `memoryGib ${gib} is out of range`,
+      `give more than 0 and at most ${limits.maxMemoryMib / 1024} (${kind}'s maximum)`,
+    );
   } else if (!Number.isInteger(vm.memoryMib) || vm.memoryMib % limits.memoryGranularityMib !== 0) {
     add(
       `memoryGib ${gib} is ${vm.memoryMib} MiB, not a multiple of ${limits.memoryGranularityMib} MiB`,
@@ -30,7 +36,9 @@ export function vmProblems(vm: GpuPassthroughVm): Problem[] {
   }
 
   if (vm.firmware === "bios" && vm.mmio.needs64BitMmio) {
-    const large = vm.mmio.inputs.filter((i) => i.mappedMib > 16 * 1024).map((i) => `${i.gpu} ${i.model} maps ${formatMib(i.mappedMib)}`);
+    const large = vm.mmio.inputs
+      .filter((i) => i.mappedMib > 16 * 1024)
+      .map((i) => `${i.gpu} ${i.model} maps ${formatMib(i.mappedMib)}`);
     add(
       `firmware "bios" cannot map GPUs above 4 GB (${large.join("; ")}); the VM would not power on`,
       'use firmware "efi" (the default) and a guest installed in UEFI mode',

@@ -27,15 +27,24 @@ export class VsphereInventory extends Construct {
   }
 
   public host(name: string): DataVsphereHost {
-    return this.lookup(`host-${safeId(name)}`, (id) => new DataVsphereHost(this, id, { name, datacenterId: this.datacenter.id }));
+    return this.lookup(
+      `host-${safeId(name)}`,
+      (id) => new DataVsphereHost(this, id, { name, datacenterId: this.datacenter.id }),
+    );
   }
 
   public datastore(name: string): DataVsphereDatastore {
-    return this.lookup(`datastore-${safeId(name)}`, (id) => new DataVsphereDatastore(this, id, { name, datacenterId: this.datacenter.id }));
+    return this.lookup(
+      `datastore-${safeId(name)}`,
+      (id) => new DataVsphereDatastore(this, id, { name, datacenterId: this.datacenter.id }),
+    );
   }
 
   public network(name: string): DataVsphereNetwork {
-    return this.lookup(`network-${safeId(name)}`, (id) => new DataVsphereNetwork(this, id, { name, datacenterId: this.datacenter.id }));
+    return this.lookup(
+      `network-${safeId(name)}`,
+      (id) => new DataVsphereNetwork(this, id, { name, datacenterId: this.datacenter.id }),
+    );
   }
 
   public template(name: string): DataVsphereVirtualMachine {

@@ -63,7 +63,12 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
     efiSecureBootEnabled: efi ? vm.secureBoot : undefined,
     guestId: template.guestId,
     scsiType: template.scsiType,
-    networkInterface: [{ networkId: inventory.network(placement.network).id, adapterType: Fn.element(template.networkInterfaceTypes, 0) }],
+    networkInterface: [
+      {
+        networkId: inventory.network(placement.network).id,
+        adapterType: Fn.element(template.networkInterfaceTypes, 0),
+      },
+    ],
     disk: [
       {
         label: "disk0",

@@ -11,10 +11,26 @@ import type { GpuPassthroughVm } from "../../vm";
 
 /** Settings ESXi refuses, or silently breaks, on a VM with a DirectPath device. */
 const FORBIDDEN_WITH_PASSTHROUGH: readonly { attr: string; prop: string; why: string }[] = [
-  { attr: "nested_hv_enabled", prop: "vsphere.nestedVirtualization", why: "ESXi does not power on a VM with a passthrough device and nested virtualization" },
-  { attr: "cpu_hot_add_enabled", prop: "vsphere.cpuHotAdd", why: "vSphere forbids hot add on a VM with DirectPath I/O devices" },
-  { attr: "memory_hot_add_enabled", prop: "vsphere.memoryHotAdd", why: "vSphere forbids hot add on a VM with DirectPath I/O devices" },
-  { attr: "cpu_hot_remove_enabled", prop: "(override)", why: "vSphere forbids hot remove on a VM with DirectPath I/O devices" },
+  {
+    attr: "nested_hv_enabled",
+    prop: "vsphere.nestedVirtualization",
+    why: "ESXi does not power on a VM with a passthrough device and nested virtualization",
+  },
+  {
+    attr: "cpu_hot_add_enabled",
+    prop: "vsphere.cpuHotAdd",
+    why: "vSphere forbids hot add on a VM with DirectPath I/O devices",
+  },
+  {
+    attr: "memory_hot_add_enabled",
+    prop: "vsphere.memoryHotAdd",
+    why: "vSphere forbids hot add on a VM with DirectPath I/O devices",
+  },
+  {
+    attr: "cpu_hot_remove_enabled",
+    prop: "(override)",
+    why: "vSphere forbids hot remove on a VM with DirectPath I/O devices",
+  },
 ];
 
 type Rendered = Record<string, unknown> & { extra_config?: Record<string, string> };
@@ -25,7 +41,11 @@ export interface VspherePlacementNames {
   readonly network?: string;
 }
 
-export function vsphereVmProblems(vm: GpuPassthroughVm, resource: VirtualMachine, names: VspherePlacementNames): Problem[] {
+export function vsphereVmProblems(
+  vm: GpuPassthroughVm,
+  resource: VirtualMachine,
+  names: VspherePlacementNames,
+): Problem[] {
   const subject = vm.subject;
   const problems: Problem[] = [];
   const add = (message: string, fix?: string) => problems.push({ subject, message, fix });
@@ -38,7 +58,10 @@ export function vsphereVmProblems(vm: GpuPassthroughVm, resource: VirtualMachine
   if (!names.network) add("has no network", "give vsphere.network, or a default network on the host's backend");
   if (!opts.template) add("vsphere.template is empty", "name the EFI template VM to clone (installed without GPUs)");
   if (opts.diskGib !== undefined && !(Number.isInteger(opts.diskGib) && opts.diskGib > 0)) {
-    add(`vsphere.diskGib ${opts.diskGib} is not a whole number of GiB above 0`, "give the disk size in GiB, or leave it out to keep the template's");
+    add(
+      `vsphere.diskGib ${opts.diskGib} is not a whole number of GiB above 0`,
+      "give the disk size in GiB, or leave it out to keep the template's",
+    );
   }
   if (opts.dynamicDirectPath) {
     add(
@@ -47,10 +70,16 @@ export function vsphereVmProblems(vm: GpuPassthroughVm, resource: VirtualMachine
     );
   }
   if (opts.horizon && !opts.customize?.windows) {
-    add("is a Horizon desktop without customize.windows: the VMware Tools install runs as a Windows first-logon command", "add customize: { windows: { computerName: ... } }");
+    add(
+      "is a Horizon desktop without customize.windows: the VMware Tools install runs as a Windows first-logon command",
+      "add customize: { windows: { computerName: ... } }",
+    );
   }
   if (opts.horizon?.removeSvga && opts.horizon.horizonAgent === false) {
-    add("horizon.removeSvga without the Horizon Agent would leave the desktop without a display driver", "keep SVGA (drop removeSvga) when no Horizon Agent is installed");
+    add(
+      "horizon.removeSvga without the Horizon Agent would leave the desktop without a display driver",
+      "keep SVGA (drop removeSvga) when no Horizon Agent is installed",
+    );
   }
   if (opts.customize?.linux && opts.customize.windows) {
     add("customize gives both linux and windows", "keep the one that matches the template's guest OS");
@@ -64,13 +93,17 @@ export function vsphereVmProblems(vm: GpuPassthroughVm, resource: VirtualMachine
   }
   const computerName = opts.customize?.windows?.computerName;
   if (computerName !== undefined && !/^[A-Za-z0-9-]{1,15}$/.test(computerName)) {
-    add(`customize.windows.computerName "${computerName}" is not a NetBIOS name`, "use at most 15 letters, digits or dashes");
+    add(
+      `customize.windows.computerName "${computerName}" is not a NetBIOS name`,
+      "use at most 15 letters, digits or dashes",
+    );
   }
 
   const stack = TerraformStack.of(resource);
   const resolve = (value: unknown) => resolveIn(stack, value);
-  const rendered = (resolve(resource.toTerraform()) as { resource: Record<string, Record<string, Rendered>> })
-    .resource[resource.terraformResourceType][resource.friendlyUniqueId];
+  const rendered = (resolve(resource.toTerraform()) as { resource: Record<string, Record<string, Rendered>> }).resource[
+    resource.terraformResourceType
+  ][resource.friendlyUniqueId];
   for (const f of FORBIDDEN_WITH_PASSTHROUGH) {
     if (rendered[f.attr] === true) add(`${f.attr} = true (${f.prop}): ${f.why}`, `set ${f.prop} to false or remove it`);
   }
@@ -84,7 +117,9 @@ export function vsphereVmProblems(vm: GpuPassthroughVm, resource: VirtualMachine
     add(`firmware is "${String(rendered.firmware)}" but the 64-bit MMIO window needs EFI`, 'use firmware "efi"');
   }
   const uuid = resolve(resource.uuid);
-  for (const snapshot of stack.node.findAll().filter((c): c is VirtualMachineSnapshot => c instanceof VirtualMachineSnapshot)) {
+  for (const snapshot of stack.node
+    .findAll()
+    .filter((c): c is VirtualMachineSnapshot => c instanceof VirtualMachineSnapshot)) {
     if (resolve(snapshot.virtualMachineUuidInput) === uuid) {
       add(
         `has a snapshot resource (${snapshot.node.path}): vSphere cannot snapshot a VM with a passthrough device`,
