@@ -22,6 +22,13 @@ function runApp(env: Record<string, string> = {}, fleet = exampleFleet) {
   return { ...result, cwd, out: join(cwd, "cdktf.out") };
 }
 
+/** Runs the app on a copy of the example fleet edited by `edit`. */
+function runBrokenFleet(edit: (text: string) => string) {
+  const file = join(mkdtempSync(join(tmpdir(), "gpt-fleet-")), "fleet.yaml");
+  writeFileSync(file, edit(readFileSync(exampleFleet, "utf8")));
+  return runApp({}, file);
+}
+
 function filesUnder(dir: string): Map<string, string> {
   const files = new Map<string, string>();
   const walk = (d: string) => {
@@ -111,35 +118,31 @@ describe("synthesis", () => {
   });
 
   test("a broken fleet file fails with every problem listed, no stack trace, and writes nothing", () => {
-    const broken = readFileSync(exampleFleet, "utf8")
-      .replace('"0000:17:00.0", model: nvidia-v100-32gb', '"0000:17:00.9", model: nvidia-v100-32gb')
-      .replace("cpus: 16", "cpus: sixteen")
-      .replace("model: nvidia-a30", "model: nvidia-a31");
-    const dir = mkdtempSync(join(tmpdir(), "gpt-fleet-"));
-    const file = join(dir, "fleet.yaml");
-    writeFileSync(file, broken);
-    const run = runApp({}, file);
+    const run = runBrokenFleet((text) =>
+      text
+        .replace('"0000:17:00.0", model: nvidia-v100-32gb', '"0000:17:00.9", model: nvidia-v100-32gb')
+        .replace("cpus: 16", "cpus: sixteen")
+        .replace("model: nvidia-a30", "model: nvidia-a31"),
+    );
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/has problems \(2\):/);
+    expect(run.stderr).toMatch(/has problems \(3\):/);
+    expect(run.stderr).toContain('hosts[0].gpus[3].model (line 25): unknown GPU model "nvidia-a31". Known models: ');
     expect(run.stderr).toContain('hosts[1].gpus[0].address (line 32): "0000:17:00.9": function must be 0-7 (it is 9)');
     expect(run.stderr).toContain("vms[2].cpus (line 70): Invalid input: expected number, received string");
     expect(run.stderr).not.toMatch(/^\s+at /m);
     expect(existsSync(run.out)).toBe(false);
   });
 
-  test("rule violations across stacks are all listed and nothing is written", () => {
-    const broken = readFileSync(exampleFleet, "utf8")
-      .replace('gpus: ["0000:65:00.0"]', 'gpus: ["0000:17:00.0"]')
-      .replace("model: nvidia-a30", "model: nvidia-a31");
-    const dir = mkdtempSync(join(tmpdir(), "gpt-fleet-"));
-    const file = join(dir, "fleet.yaml");
-    writeFileSync(file, broken);
-    const run = runApp({}, file);
+  test("rule violations in several stacks are all listed and nothing is written", () => {
+    const run = runBrokenFleet((text) =>
+      text.replace('gpus: ["0000:65:00.0"]', 'gpus: ["0000:17:00.0"]').replace("memoryGib: 32", "memoryGib: 100000"),
+    );
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain('host "esx-gpu-01.ml.example.com" gpus[3]: unknown GPU model "nvidia-a31"');
+    expect(run.stderr).toMatch(/has problems \(2\):/);
     expect(run.stderr).toContain(
       'VM "ml-infer-02": GPU 0000:17:00.0 on host "esx-gpu-02.ml.example.com" is already given to VM "ml-infer-01"',
     );
+    expect(run.stderr).toContain('VM "vdi-design-01": memoryGib 100000 is out of range');
     expect(existsSync(run.out)).toBe(false);
   });
 });

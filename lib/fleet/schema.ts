@@ -3,6 +3,7 @@
  * props so that what a GitOps user writes in YAML and what a platform engineer writes in TypeScript read alike.
  */
 import { z } from "zod";
+import { resolveGpuModel } from "../gpu/resolve";
 import { PciAddress } from "../pci/address";
 
 const name = z.string().trim().min(1, "must not be empty");
@@ -10,6 +11,12 @@ const name = z.string().trim().min(1, "must not be empty");
 const pciAddress = z.string().superRefine((text, ctx) => {
   const parsed = PciAddress.tryParse(text);
   if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
+});
+
+/** A catalog id, checked here so that an unknown model is reported with the file's other problems. */
+const catalogId = name.superRefine((id, ctx) => {
+  const resolved = resolveGpuModel(id);
+  if (Array.isArray(resolved)) resolved.forEach((message) => ctx.addIssue({ code: "custom", message }));
 });
 
 const hexId = z.string().regex(/^[0-9a-fA-F]{4}$/, "must be 4 hex digits, as lspci -nn shows it");
@@ -54,7 +61,7 @@ const host = z.strictObject({
     .array(
       z.strictObject({
         address: pciAddress,
-        model: z.union([name, customModel]),
+        model: z.union([catalogId, customModel]),
         role: z.enum(["guest", "host"]).optional(),
       }),
     )
