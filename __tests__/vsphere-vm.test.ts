@@ -1,6 +1,6 @@
 import { DataVsphereHost } from "@cdktf/provider-vsphere/lib/data-vsphere-host";
 import { VirtualMachine } from "@cdktf/provider-vsphere/lib/virtual-machine";
-import { TerraformVariable, Testing } from "cdktf";
+import { TerraformOutput, TerraformVariable, Testing } from "cdktf";
 import { toolsInstallCommand } from "../lib/backends/vsphere/horizon";
 import { VsphereHostBinding } from "../lib/backends/vsphere/vsphere-backend";
 import { A100, newHost, newStack, newVm, problemsOf, renderedVm } from "./helpers";
@@ -206,5 +206,46 @@ describe("PassthroughHost on vSphere", () => {
     const [runner] = Object.values(json.resource.terraform_data) as any[];
     expect(runner.provisioner[0]["local-exec"].command).toContain("pcipassthru set -d 0000:3b:00.0 -e true -a");
     expect(renderedVm(vm).depends_on).toEqual([expect.stringMatching(/^terraform_data\./)]);
+  });
+});
+
+describe("GPUs found by vendor, class or name (vsphere_host_pci_device)", () => {
+  test("a matched GPU is looked up on the host and its id is passed and toggled", () => {
+    const stack = newStack();
+    const host = newHost(stack, [
+      { address: "0000:3b:00.0", model: A100 },
+      { match: { vendorId: "10de", classId: "302", nameRegex: "H100" }, model: "nvidia-h100-80gb" },
+    ]);
+    const vm = newVm(stack, "vm", host, { gpuCount: 2 });
+    const json = JSON.parse(Testing.synth(stack));
+    const [lookupId, lookup] = Object.entries(json.data.vsphere_host_pci_device)[0] as [string, any];
+    expect(lookup).toMatchObject({ vendor_id: "10de", class_id: "302", name_regex: "H100" });
+    expect(lookup.host_id).toMatch(/^\$\{data\.vsphere_host\./);
+    expect(renderedVm(vm).pci_device_id).toEqual(["0000:3b:00.0", `\${data.vsphere_host_pci_device.${lookupId}.id}`]);
+    expect(vm.mmio.sizeGb).toBe(512);
+    expect(problemsOf(stack)).toEqual([]);
+    new TerraformOutput(stack, "steps", { value: host.hostSteps().flatMap((step) => step.command ?? []) });
+    expect(JSON.parse(Testing.synth(stack)).output.steps.value).toContain(
+      `govc host.esxcli -dc=dc1 -host=esx01 hardware pci pcipassthru set -d \${data.vsphere_host_pci_device.${lookupId}.id} -e true -a`,
+    );
+  });
+
+  test("lookups the provider cannot do are errors: vendor above 7fff, a multi-function GPU, a repeated match", () => {
+    const stack = newStack();
+    newHost(stack, [
+      { match: { vendorId: "8086", classId: "300" }, model: "intel-arc-a770" },
+      { match: { nameRegex: "RTX 3090" }, model: "nvidia-rtx-3090" },
+      { match: { classId: "302" }, model: "nvidia-t4" },
+      { match: { classId: "302" }, model: "nvidia-t4" },
+      { match: {}, model: "nvidia-t4" },
+      { address: "0000:01:00.0", match: { classId: "302" }, model: "nvidia-t4" },
+    ]);
+    expect(problemsOf(stack)).toEqual([
+      'host "esx01" gpus[3]: two GPUs are declared by the same match(class 302), which finds one device. Fix: declare them by address, or give each a distinct nameRegex',
+      'host "esx01" gpus[4]: match needs vendorId, classId or nameRegex',
+      'host "esx01" gpus[5]: needs an address or a match, not both. Fix: give address: "0000:3b:00.0" (preferred) or match: { vendorId, classId, nameRegex }',
+      'host "esx01" GPU match(vendor 8086, class 300): vendorId 8086 is above 7fff, which vsphere_host_pci_device cannot parse (it reads a signed 16-bit number). Fix: declare the GPU by address, or match it by classId and nameRegex only',
+      'host "esx01" GPU match(name /RTX 3090/): NVIDIA GeForce RTX 3090 has 1 more PCI function(s) that a match cannot find (vsphere_host_pci_device returns one device). Fix: declare the GPU by address so all its functions are passed',
+    ]);
   });
 });

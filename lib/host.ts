@@ -9,9 +9,31 @@ import { Problem, formatProblem } from "./problems";
 /** Who a GPU is for: guests, or the host itself (its console or desktop, seed 000's "host GPU"). */
 export type GpuRole = "guest" | "host";
 
+/**
+ * Finds a device in the hypervisor's inventory when its address is not known (vSphere: `vsphere_host_pci_device`).
+ * Hex strings as `lspci -nn` shows them; at least one field.
+ */
+export interface PciDeviceMatch {
+  /** e.g. `10de` (NVIDIA). */
+  readonly vendorId?: string;
+  /** e.g. `302` (3D controller) or `300` (VGA). */
+  readonly classId?: string;
+  /** Regular expression on the device name, e.g. `A100`. */
+  readonly nameRegex?: string;
+}
+
 export interface HostGpuProps {
-  /** PCI address of the GPU's first function, e.g. `0000:3b:00.0` (`3b:00.0` is read as domain 0000). */
-  readonly address: string;
+  /**
+   * PCI address of the GPU's first function, e.g. `0000:3b:00.0` (`3b:00.0` is read as domain 0000).
+   * Give this or `match`.
+   */
+  readonly address?: string;
+  /**
+   * Find the GPU by vendor, class or name instead of by address. Only function 0 is passed, so a GPU with extra
+   * functions (HDMI audio) must be declared by address.
+   * @default none: the GPU is declared by address
+   */
+  readonly match?: PciDeviceMatch;
   /** A catalog id such as `nvidia-a100-80gb`, or a model the catalog lacks, declared by its BAR sizes. */
   readonly model: string | CustomGpuModel;
   /**
@@ -32,11 +54,17 @@ export interface PassthroughHostProps {
 
 /** One physical GPU of a host: a PCI device with all its functions. */
 export interface HostGpu {
-  /** Address of function 0. */
-  readonly address: PciAddress;
+  /** Identity on the host: the device part of the address, or the match criteria. */
+  readonly key: string;
+  /** How messages name it: its address, or its match criteria. */
+  readonly label: string;
+  /** Address of function 0, when declared by address. */
+  readonly address?: PciAddress;
+  /** The lookup, when declared by match. */
+  readonly match?: PciDeviceMatch;
   readonly model: GpuModel;
   readonly role: GpuRole;
-  /** Every function passed together: function 0 first, then the model's extra functions. */
+  /** Every function passed together: function 0 first, then the model's extra functions. Empty when matched. */
   readonly functions: readonly PciAddress[];
 }
 
@@ -62,7 +90,7 @@ export class PassthroughHost extends Construct {
     this.backend = props.backend;
     this.gpus = this.declareGpus(props.gpus);
     this.binding = props.backend.bindHost(this);
-    this.node.addValidation({ validate: () => this.problems.map(formatProblem) });
+    this.node.addValidation({ validate: () => [...this.problems, ...this.binding.problems()].map(formatProblem) });
   }
 
   /** How this host is named in messages. */
@@ -76,12 +104,12 @@ export class PassthroughHost extends Construct {
 
   /** The GPU whose function 0 is at this address, if the host has it. */
   public findGpu(address: PciAddress): HostGpu | undefined {
-    return this.gpus.find((g) => g.address.sameDevice(address));
+    return this.gpus.find((g) => g.address?.sameDevice(address));
   }
 
   /** Key of a GPU in the app-wide ledger: the same physical GPU gives the same key in every stack. */
   public gpuKey(gpu: HostGpu): string {
-    return `${this.backend.hostKey(this.hostName)}|${gpu.address.deviceKey}`;
+    return `${this.backend.hostKey(this.hostName)}|${gpu.key}`;
   }
 
   /** Guest GPUs no VM has taken yet, lowest address first. */
@@ -99,10 +127,35 @@ export class PassthroughHost extends Construct {
     const gpus: HostGpu[] = [];
     declared.forEach((d, i) => {
       const where = `${this.subject} gpus[${i}]`;
-      const address = PciAddress.tryParse(d.address);
       const model = resolveGpuModel(d.model);
-      if (typeof address === "string") this.problems.push({ subject: where, message: address });
       if (Array.isArray(model)) model.forEach((message) => this.problems.push({ subject: where, message }));
+      const role = d.role ?? "guest";
+      if ((d.address === undefined) === (d.match === undefined)) {
+        this.problems.push({
+          subject: where,
+          message: "needs an address or a match, not both",
+          fix: 'give address: "0000:3b:00.0" (preferred) or match: { vendorId, classId, nameRegex }',
+        });
+        return;
+      }
+      if (d.match) {
+        const matchProblem = this.matchProblem(d.match);
+        if (matchProblem) this.problems.push({ subject: where, message: matchProblem });
+        if (matchProblem || Array.isArray(model)) return;
+        const label = describeMatch(d.match);
+        if (gpus.some((g) => g.label === label)) {
+          this.problems.push({
+            subject: where,
+            message: `two GPUs are declared by the same ${label}, which finds one device`,
+            fix: "declare them by address, or give each a distinct nameRegex",
+          });
+          return;
+        }
+        gpus.push({ key: label, label, match: d.match, model, role, functions: [] });
+        return;
+      }
+      const address = PciAddress.tryParse(d.address ?? "");
+      if (typeof address === "string") this.problems.push({ subject: where, message: address });
       if (typeof address === "string" || Array.isArray(model)) return;
       if (address.fn !== 0) {
         this.problems.push({
@@ -112,8 +165,7 @@ export class PassthroughHost extends Construct {
         });
         return;
       }
-      const twin = gpus.find((g) => g.address.sameDevice(address));
-      if (twin) {
+      if (gpus.some((g) => g.address?.sameDevice(address))) {
         this.problems.push({
           subject: where,
           message: `GPU ${address} is declared twice`,
@@ -122,8 +174,43 @@ export class PassthroughHost extends Construct {
         return;
       }
       const functions = [address, ...model.functions.map((f) => address.withFunction(f.fn))];
-      gpus.push({ address, model, role: d.role ?? "guest", functions });
+      gpus.push({ key: address.deviceKey, label: address.toString(), address, model, role, functions });
     });
-    return gpus.sort((a, b) => a.address.compare(b.address));
+    // Addressed GPUs in lspci order, then matched ones in the order declared.
+    return gpus.sort((a, b) =>
+      a.address && b.address ? a.address.compare(b.address) : Number(!a.address) - Number(!b.address),
+    );
   }
+
+  private matchProblem(match: PciDeviceMatch): string | undefined {
+    const { vendorId, classId, nameRegex } = match;
+    if (vendorId === undefined && classId === undefined && nameRegex === undefined) {
+      return "match needs vendorId, classId or nameRegex";
+    }
+    for (const [field, value] of [
+      ["vendorId", vendorId],
+      ["classId", classId],
+    ] as const) {
+      if (value !== undefined && !/^[0-9a-fA-F]{1,4}$/.test(value))
+        return `match.${field} "${value}" must be 1-4 hex digits`;
+    }
+    if (nameRegex !== undefined) {
+      try {
+        new RegExp(nameRegex);
+      } catch {
+        return `match.nameRegex "${nameRegex}" is not a regular expression`;
+      }
+    }
+    return undefined;
+  }
+}
+
+/** `match(vendor 10de, class 302, name /A100/)`: how a matched GPU is named in messages. */
+export function describeMatch(match: PciDeviceMatch): string {
+  const parts = [
+    match.vendorId !== undefined ? `vendor ${match.vendorId.toLowerCase()}` : "",
+    match.classId !== undefined ? `class ${match.classId.toLowerCase()}` : "",
+    match.nameRegex !== undefined ? `name /${match.nameRegex}/` : "",
+  ].filter(Boolean);
+  return `match(${parts.join(", ")})`;
 }

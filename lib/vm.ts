@@ -69,8 +69,10 @@ export class GpuPassthroughVm extends Construct {
   public readonly host: PassthroughHost;
   /** The GPUs this VM holds, in address order. */
   public readonly gpus: readonly HostGpu[];
-  /** Every PCI function passed to the VM (all functions of every GPU). */
+  /** Every PCI function passed to the VM by address (all functions of every GPU declared by address). */
   public readonly pciFunctions: readonly PciAddress[];
+  /** How many PCI devices the VM gets: every function of addressed GPUs, one per matched GPU. */
+  public readonly pciDeviceCount: number;
   public readonly cpus: number;
   public readonly coresPerSocket: number;
   public readonly memoryMib: number;
@@ -98,6 +100,7 @@ export class GpuPassthroughVm extends Construct {
     this.host = props.host;
     this.gpus = this.takeGpus();
     this.pciFunctions = this.gpus.flatMap((g) => g.functions);
+    this.pciDeviceCount = this.gpus.reduce((n, g) => n + Math.max(1, g.functions.length), 0);
     this.cpus = props.cpus;
     this.coresPerSocket = props.coresPerSocket ?? props.cpus;
     this.memoryMib = props.memoryGib * 1024;
@@ -145,7 +148,7 @@ export class GpuPassthroughVm extends Construct {
       gpus !== undefined ? this.gpusByAddress(gpus) : gpuCount !== undefined ? this.gpusByCount(gpuCount) : [];
     const ledger = GpuLedger.of(this);
     for (const gpu of taken) ledger.claim(host.gpuKey(gpu), { vmName: this.vmName, vmPath: this.node.path });
-    return taken.sort((a, b) => a.address.compare(b.address));
+    return taken.sort((a, b) => host.gpus.indexOf(a) - host.gpus.indexOf(b));
   }
 
   private gpusByAddress(addresses: readonly string[]): HostGpu[] {
@@ -161,7 +164,7 @@ export class GpuPassthroughVm extends Construct {
       const gpu = host.findGpu(address);
       const guestList = host
         .guestGpus()
-        .map((g) => `${g.address} (${g.model.name})`)
+        .map((g) => `${g.label} (${g.model.name})`)
         .join(", ");
       if (!gpu) {
         this.problems.push({
@@ -169,11 +172,11 @@ export class GpuPassthroughVm extends Construct {
           message: `${host.subject} has no GPU at ${address}`,
           fix: guestList ? `use one of its guest GPUs: ${guestList}` : `declare the GPU in ${host.subject}'s gpus`,
         });
-      } else if (!gpu.address.equals(address)) {
+      } else if (!gpu.address?.equals(address)) {
         this.problems.push({
           subject: where,
-          message: `${address} is function ${address.fn} of GPU ${gpu.address}; VMs take whole GPUs`,
-          fix: `write "${gpu.address}" (all its functions are passed together)`,
+          message: `${address} is function ${address.fn} of GPU ${gpu.label}; VMs take whole GPUs`,
+          fix: `write "${gpu.label}" (all its functions are passed together)`,
         });
       } else if (gpu.role === "host") {
         this.problems.push({
@@ -206,7 +209,7 @@ export class GpuPassthroughVm extends Construct {
       const held = host
         .guestGpus()
         .filter((g) => !free.includes(g))
-        .map((g) => `${g.address} → ${ledger.claimants(host.gpuKey(g))[0]?.vmName}`);
+        .map((g) => `${g.label} → ${ledger.claimants(host.gpuKey(g))[0]?.vmName}`);
       this.problems.push({
         subject: this.subject,
         message:
@@ -219,7 +222,7 @@ export class GpuPassthroughVm extends Construct {
   }
 
   private sizeMmio(): MmioRequirement {
-    const required = requiredMmio(this.gpus.map((g) => ({ gpu: g.address.toString(), model: g.model })));
+    const required = requiredMmio(this.gpus.map((g) => ({ gpu: g.label, model: g.model })));
     const result = withOverride(required, this.props.mmioSizeGb);
     if (typeof result === "string") {
       this.problems.push({ subject: this.subject, message: result });
@@ -236,7 +239,7 @@ export class GpuPassthroughVm extends Construct {
       return [
         {
           subject: this.subject,
-          message: `GPU ${gpu.address} on ${this.host.subject} is already given to VM "${first.vmName}" (${first.vmPath})`,
+          message: `GPU ${gpu.label} on ${this.host.subject} is already given to VM "${first.vmName}" (${first.vmPath})`,
           fix: "a GPU can belong to one VM only: give this VM another GPU or remove it from the other VM",
         },
       ];

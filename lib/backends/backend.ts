@@ -44,6 +44,8 @@ export interface HypervisorBackend {
 export interface HostBinding {
   /** Out-of-band steps the host needs for the GPUs it gives to guests, in the order to run them. */
   hostSteps(): HostStep[];
+  /** Problems with the host that only this hypervisor has (e.g. a lookup its provider cannot do). */
+  problems(): Problem[];
   /** Renders one VM into the provider's resources. Called once, by the VM's constructor. */
   renderVm(vm: GpuPassthroughVm): VmRendering;
 }

@@ -47,9 +47,9 @@ export function vmProblems(vm: GpuPassthroughVm): Problem[] {
   if (vm.secureBoot && vm.firmware !== "efi") {
     add('secureBoot needs firmware "efi"', 'set firmware "efi" or drop secureBoot');
   }
-  if (vm.pciFunctions.length > limits.maxPciDevices) {
+  if (vm.pciDeviceCount > limits.maxPciDevices) {
     add(
-      `passes ${vm.pciFunctions.length} PCI functions (${vm.gpus.length} GPUs with all their functions); ${kind} allows ${limits.maxPciDevices} per VM`,
+      `passes ${vm.pciDeviceCount} PCI functions (${vm.gpus.length} GPUs with all their functions); ${kind} allows ${limits.maxPciDevices} per VM`,
       "give the VM fewer GPUs, or split the work over two VMs",
     );
   }

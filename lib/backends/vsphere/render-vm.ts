@@ -33,6 +33,8 @@ export interface VmPlacement {
   /** Datastore and network names, after the backend's defaults. */
   readonly datastore: string;
   readonly network: string;
+  /** `pci_device_id` entries, from the host's addresses or lookups. */
+  readonly pciDeviceIds: string[];
   /** Resources the VM waits for (the opt-in DirectPath toggle). */
   readonly dependsOn: ITerraformDependable[];
 }
@@ -77,7 +79,7 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
       },
     ],
     clone: renderClone(template.id, opts),
-    pciDeviceId: vm.pciFunctions.map((f) => f.toString()),
+    pciDeviceId: placement.pciDeviceIds,
     extraConfig: nonEmpty(passthroughExtraConfig(vm)),
     dependsOn: placement.dependsOn.length ? placement.dependsOn : undefined,
   });

@@ -2,11 +2,13 @@
  * The vSphere backend: hosts are ESXi hosts in a vCenter datacenter, VMs are `vsphere_virtual_machine` clones.
  */
 import { DataVsphereHost } from "@cdktf/provider-vsphere/lib/data-vsphere-host";
+import { DataVsphereHostPciDevice } from "@cdktf/provider-vsphere/lib/data-vsphere-host-pci-device";
 import { DataResource } from "cdktf";
-import type { PassthroughHost } from "../../host";
+import type { HostGpu, PassthroughHost } from "../../host";
 import { LARGE_BAR_THRESHOLD_MIB } from "../../mmio";
 import { mappedMib } from "../../gpu/model";
 import type { GpuPassthroughVm } from "../../vm";
+import { Problem } from "../../problems";
 import { BackendLimits, HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
 import { esxiHostSteps } from "./directpath";
 import { VsphereInventory } from "./inventory";
@@ -59,6 +61,8 @@ export class VsphereHostBinding implements HostBinding {
   public readonly hostData: DataVsphereHost;
   /** The opt-in `terraform_data` that runs the DirectPath toggles, when `enableDirectPath` is `govc`. */
   public readonly directPathRunner?: DataResource;
+  /** `data.vsphere_host_pci_device` of each GPU declared by match, by the GPU's key. */
+  public readonly pciDeviceLookups = new Map<string, DataVsphereHostPciDevice>();
 
   constructor(
     private readonly host: PassthroughHost,
@@ -66,6 +70,19 @@ export class VsphereHostBinding implements HostBinding {
   ) {
     this.inventory = VsphereInventory.of(host, props.datacenter);
     this.hostData = this.inventory.host(host.hostName);
+    host.gpus.forEach((gpu, i) => {
+      if (!gpu.match) return;
+      const { vendorId, classId, nameRegex } = gpu.match;
+      this.pciDeviceLookups.set(
+        gpu.key,
+        new DataVsphereHostPciDevice(host, `pci-device-${i}`, {
+          hostId: this.hostData.id,
+          vendorId,
+          classId,
+          nameRegex,
+        }),
+      );
+    });
     if (props.enableDirectPath === "govc") {
       const commands = this.hostSteps().flatMap((s) => (s.command ? [s.command] : []));
       if (commands.length) {
@@ -77,12 +94,43 @@ export class VsphereHostBinding implements HostBinding {
     }
   }
 
+  /** The `pci_device_id` entries of a GPU: its functions' addresses, or the id its lookup finds. */
+  public pciDeviceIds(gpu: HostGpu): string[] {
+    const lookup = this.pciDeviceLookups.get(gpu.key);
+    return lookup ? [lookup.id] : gpu.functions.map((f) => f.toString());
+  }
+
+  public problems(): Problem[] {
+    const subject = this.host.subject;
+    return this.host.gpus.flatMap((gpu) => {
+      const problems: Problem[] = [];
+      const vendor = gpu.match?.vendorId;
+      // The provider parses vendor_id as a signed 16-bit number (data_source_vsphere_host_pci_device.go), so
+      // Intel's 8086 and any id above 7fff fail at plan time.
+      if (vendor !== undefined && parseInt(vendor, 16) > 0x7fff) {
+        problems.push({
+          subject: `${subject} GPU ${gpu.label}`,
+          message: `vendorId ${vendor} is above 7fff, which vsphere_host_pci_device cannot parse (it reads a signed 16-bit number)`,
+          fix: "declare the GPU by address, or match it by classId and nameRegex only",
+        });
+      }
+      if (gpu.match && gpu.model.functions.length) {
+        problems.push({
+          subject: `${subject} GPU ${gpu.label}`,
+          message: `${gpu.model.name} has ${gpu.model.functions.length} more PCI function(s) that a match cannot find (vsphere_host_pci_device returns one device)`,
+          fix: "declare the GPU by address so all its functions are passed",
+        });
+      }
+      return problems;
+    });
+  }
+
   public hostSteps(): HostStep[] {
     return esxiHostSteps(
       this.props.datacenter,
       this.host.hostName,
       this.host.guestGpus().map((g) => ({
-        functions: g.functions.map((f) => f.toString()),
+        functions: this.pciDeviceIds(g),
         modelName: g.model.name,
         largeBar: mappedMib(g.model) > LARGE_BAR_THRESHOLD_MIB,
       })),
@@ -99,6 +147,7 @@ export class VsphereHostBinding implements HostBinding {
       host: this.hostData,
       datastore: names.datastore ?? "",
       network: names.network ?? "",
+      pciDeviceIds: vm.gpus.flatMap((g) => this.pciDeviceIds(g)),
       dependsOn: this.directPathRunner ? [this.directPathRunner] : [],
     });
     return { resource, validate: () => vsphereVmProblems(vm, resource, names) };
