@@ -27,7 +27,11 @@ export {
 } from "./backends/vsphere/vm-options";
 export { toolsInstallCommand, toolsRemoveList } from "./backends/vsphere/horizon";
 export { enablePassthroughCommand } from "./backends/vsphere/directpath";
-export { passthroughExtraConfig } from "./backends/vsphere/render-vm";
+export { passthroughExtraConfig, mmioExtraConfig } from "./backends/vsphere/render-vm";
 export { PassthroughApp, appProblems, assertValidApp } from "./validation/app";
 export { Fleet, FleetSite, FleetHost, FleetVm, fleetSchema } from "./fleet/schema";
 export { loadFleetFile, parseFleet, FleetFileError, formatPath } from "./fleet/load";
+export { readInventory, HostInventory, DetectedGpu, HostDevice } from "./preflight/inventory";
+export { preflightReport, PreflightReport } from "./preflight/report";
+export { Finding, Severity } from "./preflight/checks";
+export { discoverYaml } from "./preflight/discover";

@@ -9,18 +9,21 @@ import {
   VirtualMachineCloneCustomize,
 } from "@cdktf/provider-vsphere/lib/virtual-machine";
 import { Fn, ITerraformDependable } from "cdktf";
+import { MmioRequirement } from "../../mmio";
 import type { GpuPassthroughVm } from "../../vm";
 import { toolsInstallCommand } from "./horizon";
 import { VsphereInventory } from "./inventory";
 import { VsphereCustomization, VsphereVmOptions } from "./vm-options";
 
+/** The `extra_config` keys of a 64-bit MMIO window (none when the GPUs do not need one). */
+export function mmioExtraConfig(mmio: MmioRequirement): Record<string, string> {
+  if (!mmio.needs64BitMmio) return {};
+  return { "pciPassthru.use64bitMMIO": "TRUE", "pciPassthru.64bitMMIOSizeGB": String(mmio.sizeGb) };
+}
+
 /** The `extra_config` keys passthrough needs, from the VM's derived settings. */
 export function passthroughExtraConfig(vm: GpuPassthroughVm): Record<string, string> {
-  const config: Record<string, string> = {};
-  if (vm.mmio.needs64BitMmio) {
-    config["pciPassthru.use64bitMMIO"] = "TRUE";
-    config["pciPassthru.64bitMMIOSizeGB"] = String(vm.mmio.sizeGb);
-  }
+  const config: Record<string, string> = { ...mmioExtraConfig(vm.mmio) };
   if (vm.hideHypervisor) config["hypervisor.cpuid.v0"] = "FALSE";
   // Seed 001: a Horizon desktop with a passthrough GPU must not enable the virtual SVGA's 3D renderer.
   if (vm.props.vsphere?.horizon) config["mks.enable3d"] = "FALSE";

@@ -1,0 +1,107 @@
+/**
+ * `gpu-passthrough discover`: the host's GPUs as a fleet-file host entry that the fleet loader accepts as is.
+ */
+import { parse } from "yaml";
+import { parseFleet } from "../lib/fleet/load";
+import { cli } from "./fixtures/run-cli";
+import { amdDesktop, gpuServer, intelDesktop, removeHost, writeHost } from "./fixtures/hosts";
+
+const intel = writeHost(intelDesktop());
+const amd = writeHost(amdDesktop());
+const server = writeHost(gpuServer());
+const iommuOff = writeHost(intelDesktop({ iommu: false }));
+afterAll(() => [intel, amd, server, iommuOff].forEach(removeHost));
+
+/** Puts the printed entry into a fleet with one site and loads it with the fleet file's own checks. */
+function loadEntry(yamlText: string) {
+  const hosts = parse(yamlText);
+  const site = hosts[0].site;
+  return parseFleet(
+    JSON.stringify({ sites: [{ name: site, vsphere: { server: "vc", datacenter: "dc" } }], hosts, vms: [] }),
+  );
+}
+
+describe("discover", () => {
+  test("prints one host entry with addresses, catalog models and the boot display as role: host", async () => {
+    const { code, out } = await cli("discover", "--root", intel, "--site", "lab");
+    expect(code).toBe(0);
+    expect(parse(out)).toEqual([
+      {
+        name: "kvm-desk-01",
+        site: "lab",
+        gpus: [
+          {
+            address: "0000:00:02.0",
+            model: {
+              name: "Intel 8086:4680 at 0000:00:02.0",
+              vendor: "intel",
+              vendorId: "8086",
+              deviceId: "4680",
+              barsMib: [16, 256],
+            },
+            role: "host",
+          },
+          { address: "0000:01:00.0", model: "nvidia-rtx-3090" },
+        ],
+      },
+    ]);
+    expect(loadEntry(out).hosts[0].gpus).toHaveLength(2);
+  });
+
+  test("comments give each GPU's group, functions and driver, and how to check the host", async () => {
+    const { out } = await cli("discover", "--root", intel, "--site", "lab");
+    expect(out).toContain("# NVIDIA GeForce RTX 3090; IOMMU group 1; functions .0 .1; driver nvidia");
+    expect(out).toContain(
+      "# Then check the host against it: gpu-passthrough preflight --fleet fleet.yaml --host kvm-desk-01",
+    );
+    expect(out).toContain('- address: "0000:01:00.0"');
+  });
+
+  test("a GPU sharing its group is listed, with a NOT ISOLATED comment", async () => {
+    const { out } = await cli("discover", "--root", amd, "--name", "ryzen", "--site", "lab");
+    expect(parse(out)[0]).toEqual({
+      name: "ryzen",
+      site: "lab",
+      gpus: [
+        { address: "0000:06:00.0", model: "amd-rx-5700-xt" },
+        { address: "0000:09:00.0", model: "amd-rx-580", role: "host" },
+      ],
+    });
+    expect(out).toContain(
+      "# NOT ISOLATED: shares its group with 0000:02:00.0 USB controller 1022:43ee (xhci_hcd), 0000:02:00.1 SATA controller",
+    );
+  });
+
+  test("the server's four A100s and its BMC display load as a fleet host", async () => {
+    const { out } = await cli("discover", "--root", server, "--site", "ml-lab");
+    const host = loadEntry(out).hosts[0];
+    expect(host.gpus.map((g) => [g.address, typeof g.model === "string" ? g.model : g.model.name, g.role])).toEqual([
+      ["0000:03:00.0", "ASPEED 1a03:2000 at 0000:03:00.0", "host"],
+      ["0000:17:00.0", "nvidia-a100-80gb", undefined],
+      ["0000:31:00.0", "nvidia-a100-80gb", undefined],
+      ["0000:b1:00.0", "nvidia-a100-80gb", undefined],
+      ["0000:ca:00.0", "nvidia-a100-80gb", undefined],
+    ]);
+  });
+
+  test("without --site the entry carries a placeholder the fleet loader rejects by name", async () => {
+    const { out } = await cli("discover", "--root", intel);
+    expect(parse(out)[0].site).toBe("CHANGE-ME");
+    expect(out).toContain("set site: to one of its sites");
+  });
+
+  test("with IOMMU off the GPUs are still listed, with a note that groups are unknown", async () => {
+    const { code, out } = await cli("discover", "--root", iommuOff, "--site", "lab");
+    expect(code).toBe(0);
+    expect(out).toContain("# IOMMU is off on this host: its IOMMU groups are unknown");
+    expect(parse(out)[0].gpus).toHaveLength(2);
+  });
+
+  test("a host without GPUs exits 1 with one line", async () => {
+    const { code, out, err } = await cli("discover", "--root", "/");
+    if (code === 0) return; // this machine has a GPU after all
+    expect(code).toBe(1);
+    expect(out).toBe("");
+    expect(err).toBe("gpu-passthrough: no GPU found under /: no PCI display controller (class 03xx)\n");
+  });
+});

@@ -1,0 +1,142 @@
+import { readFileSync } from "fs";
+import { Command } from "commander";
+import { catalogModel, catalogModelIds } from "../gpu/catalog";
+import { GpuModel, formatMib } from "../gpu/model";
+import { LARGE_BAR_THRESHOLD_MIB, MmioInput, MmioRequirement, requiredMmio } from "../mmio";
+import { formatBytes, table } from "../preflight/format";
+import { parseVmwareLog } from "../preflight/vmware-log";
+import { mmioExtraConfig } from "../backends/vsphere/render-vm";
+import { CliError, CliIo, EXIT, SetExit } from "./io";
+
+interface MmioOptions {
+  readonly vmwareLog?: string;
+  readonly json?: boolean;
+}
+
+export function registerMmio(program: Command, io: CliIo, setExit: SetExit): void {
+  program
+    .command("mmio")
+    .summary("compute a VM's 64-bit MMIO window from GPU models or a vmware.log")
+    .description(
+      "Sums every BAR of every GPU passed to one VM and rounds up to a power of two (VMware's rule), then prints the " +
+        "extra_config lines to set. The GPUs come from catalog models with counts, or from a VM's vmware.log (the " +
+        '"PCIPassthru: Device ... size ..." lines ESXi writes at power-on).',
+    )
+    .argument("[gpus...]", "catalog model ids, each with an optional :COUNT (nvidia-v100-16gb:2)")
+    .option("--vmware-log <file>", "read the BAR sizes of the VM's passthrough devices from its vmware.log")
+    .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Examples:",
+        "  gpu-passthrough mmio nvidia-a30                 # 64 GB",
+        "  gpu-passthrough mmio nvidia-v100-16gb:2         # 64 GB",
+        "  gpu-passthrough mmio --vmware-log vmware.log",
+      ].join("\n"),
+    )
+    .action((gpus: string[], opts: MmioOptions) => {
+      if (gpus.length && opts.vmwareLog) throw new CliError("give GPU models or --vmware-log, not both");
+      if (!gpus.length && !opts.vmwareLog) {
+        throw new CliError("give GPU models (e.g. nvidia-a30 or nvidia-v100-16gb:2) or --vmware-log FILE");
+      }
+      const inputs = opts.vmwareLog ? fromVmwareLog(opts.vmwareLog) : fromModels(gpus);
+      const req = requiredMmio(inputs.map((i) => i.input));
+      if (opts.json) {
+        const source = opts.vmwareLog ? "vmware.log" : "catalog";
+        io.out(`${JSON.stringify({ source, ...req, extraConfig: mmioExtraConfig(req) }, null, 2)}\n`);
+      } else {
+        io.out(formatMmio(inputs, req));
+      }
+      setExit(EXIT.ok);
+    });
+}
+
+/** One input row: what the VM gets, and how to show it. */
+interface Row {
+  readonly input: MmioInput;
+  readonly bars: string;
+}
+
+/** `nvidia-v100-16gb:2` → two inputs of that model. */
+function fromModels(args: readonly string[]): Row[] {
+  return args.flatMap((arg) => {
+    const m = /^(.+?)(?::(\d+))?$/.exec(arg.trim());
+    const count = Number(m?.[2] ?? 1);
+    if (!m || !Number.isInteger(count) || count < 1)
+      throw new CliError(`"${arg}": write MODEL or MODEL:COUNT with COUNT ≥ 1`);
+    const model = catalogModel(m[1]);
+    if (!model) {
+      throw new CliError(
+        `unknown GPU model "${m[1]}"; known models: ${catalogModelIds().join(", ")}. ` +
+          "For a GPU the catalog lacks, read its BARs from a vmware.log with --vmware-log",
+      );
+    }
+    return Array.from({ length: count }, (_, i) => ({
+      input: { gpu: count > 1 ? `${model.id} #${i + 1}` : model.id, model },
+      bars: barsText(model),
+    }));
+  });
+}
+
+function fromVmwareLog(file: string): Row[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new CliError(
+      `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+    );
+  }
+  const devices = parseVmwareLog(text);
+  if (!devices.length) {
+    throw new CliError(
+      `${file} has no "PCIPassthru: Device ... barIndex ... size ..." lines: give the vmware.log of a VM with a ` +
+        "passthrough device, from a power-on attempt",
+    );
+  }
+  return devices.map((d) => ({
+    // Whole MiB per BAR, rounded up like the catalog's figures, so a total is never under what the device maps.
+    input: {
+      gpu: d.address,
+      model: { name: `vmware.log device ${d.address}`, barsMib: d.bars.map((b) => Math.ceil(b.sizeBytes / 2 ** 20)) },
+    },
+    bars: d.bars.map((b) => `BAR${b.index} ${formatBytes(b.sizeBytes)}`).join(", "),
+  }));
+}
+
+function barsText(model: GpuModel): string {
+  return model.barsMib.map((mib) => formatBytes(mib * 2 ** 20)).join(" + ");
+}
+
+function formatMmio(rows: readonly Row[], req: MmioRequirement): string {
+  const lines = [
+    table(
+      ["DEVICE", "MAPS", "BARS"],
+      rows.map((r, i) => [r.input.gpu, formatMib(req.inputs[i].mappedMib), r.bars]),
+    ),
+    "",
+  ];
+  const largest = Math.max(...req.inputs.map((i) => i.mappedMib));
+  if (!req.needs64BitMmio) {
+    lines.push(
+      `Total ${formatMib(req.totalMib)}; no device maps more than ${formatMib(LARGE_BAR_THRESHOLD_MIB)} ` +
+        `(largest ${formatMib(largest)}): no 64-bit MMIO settings needed.`,
+    );
+    return `${lines.join("\n")}\n`;
+  }
+  const config = mmioExtraConfig(req);
+  const width = Math.max(...Object.keys(config).map((k) => k.length));
+  lines.push(
+    `Total ${formatMib(req.totalMib)}; largest device ${formatMib(largest)} (more than ${formatMib(LARGE_BAR_THRESHOLD_MIB)}: ` +
+      "EFI firmware and a 64-bit MMIO window needed).",
+    `64-bit MMIO window: ${req.sizeGb} GB (the sum rounded up to a power of two).`,
+    "",
+    "vSphere extra_config (VM Options > Advanced > Configuration Parameters):",
+    ...Object.entries(config).map(([k, v]) => `  ${k.padEnd(width)} = "${v}"`),
+    "",
+    'The host BIOS needs "Above 4G decoding" on. On KVM with OVMF the equivalent is:',
+    `  -fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=${req.sizeGb * 1024}`,
+  );
+  return `${lines.join("\n")}\n`;
+}

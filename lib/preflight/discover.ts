@@ -1,0 +1,101 @@
+/**
+ * Turns the host's GPUs into a fleet-file host entry (`{ name, site, gpus: [{ address, model }] }`) so nobody types
+ * PCI addresses by hand. Catalog models are named by id; a GPU the catalog lacks is declared by the BAR sizes sysfs
+ * shows. The boot display is marked `role: host` (the host keeps it for its console). Comments carry what a reviewer
+ * should check: the IOMMU group, isolation, other catalog models with the same ids.
+ */
+import { Document, Scalar, YAMLMap, YAMLSeq } from "yaml";
+import { PciAddress } from "../pci/address";
+import { DetectedGpu, HostInventory, describeDevice } from "./inventory";
+import { functionKind } from "./pci-class";
+
+export interface DiscoverOptions {
+  /** Host name for the entry; defaults to the host's hostname. */
+  readonly name?: string;
+  /** Site the host belongs to; must name a site of the fleet file. */
+  readonly site?: string;
+}
+
+export const SITE_PLACEHOLDER = "CHANGE-ME";
+
+interface GpuEntry {
+  readonly address: string;
+  readonly model: string | Record<string, unknown>;
+  readonly role?: "host";
+}
+
+/** The YAML text of the entry, as one item of `hosts:`. */
+export function discoverYaml(inv: HostInventory, opts: DiscoverOptions = {}): string {
+  const name = opts.name ?? inv.hostname ?? "this-host";
+  const site = opts.site ?? SITE_PLACEHOLDER;
+  const usable = inv.gpus.filter((g) => gpuModel(g) !== undefined);
+
+  const doc = new Document([{ name, site, gpus: usable.map(gpuEntry) }]);
+  const gpus = ((doc.contents as YAMLSeq).items[0] as YAMLMap).get("gpus") as YAMLSeq;
+  gpus.items.forEach((node, i) => {
+    const item = node as YAMLMap;
+    (item.get("address", true) as Scalar).type = Scalar.QUOTE_DOUBLE;
+    const model = item.get("model");
+    if (model instanceof YAMLMap) {
+      (model.get("barsMib") as YAMLSeq).flow = true;
+      // Quoted like fleet.yaml's ids, so "1e07" or "8086" stay strings for every YAML reader.
+      for (const key of ["vendorId", "deviceId"]) {
+        const id = model.get(key, true) as Scalar | undefined;
+        if (id) id.type = Scalar.QUOTE_DOUBLE;
+      }
+    }
+    item.commentBefore = notes(usable[i])
+      .map((n) => ` ${n}`)
+      .join("\n");
+  });
+
+  const skipped = inv.gpus.filter((g) => !usable.includes(g));
+  doc.commentBefore = [
+    ` Fleet host entry from "gpu-passthrough discover" (root ${inv.root}).`,
+    ` Paste it under hosts: in your fleet file${site === SITE_PLACEHOLDER ? ", set site: to one of its sites" : ""}, and review the models.`,
+    ` Then check the host against it: gpu-passthrough preflight --fleet fleet.yaml --host ${name}`,
+    ...(inv.iommu.active
+      ? []
+      : [
+          " IOMMU is off on this host: its IOMMU groups are unknown (gpu-passthrough preflight says how to turn it on).",
+        ]),
+    ...skipped.map((g) => ` ${g.address} left out: its BAR sizes could not be read from sysfs.`),
+  ].join("\n");
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+}
+
+function gpuEntry(g: DetectedGpu): GpuEntry {
+  const model = gpuModel(g) as GpuEntry["model"];
+  return g.bootVga ? { address: g.address, model, role: "host" } : { address: g.address, model };
+}
+
+/** The catalog id, or a custom model from sysfs; undefined when the BAR sizes are unknown. */
+function gpuModel(g: DetectedGpu): GpuEntry["model"] | undefined {
+  if (g.model) return g.model.id;
+  if (!g.barsMib?.length) return undefined;
+  const functions = g.functions
+    .filter((f) => f.address !== g.address)
+    .map((f) => ({ fn: PciAddress.parse(f.address).fn, kind: functionKind(f.classCode), deviceId: f.deviceId }));
+  return {
+    name: `${VENDORS[g.vendorId ?? ""] ?? "GPU"} ${g.vendorId}:${g.deviceId} at ${g.address}`,
+    vendor: VENDOR_KEYS[g.vendorId ?? ""] ?? "other",
+    ...(g.vendorId && g.deviceId ? { vendorId: g.vendorId, deviceId: g.deviceId } : {}),
+    barsMib: [...g.barsMib],
+    ...(functions.length ? { functions } : {}),
+  };
+}
+
+function notes(g: DetectedGpu): string[] {
+  const fns = g.functions.map((f) => `.${PciAddress.parse(f.address).fn}`).join(" ");
+  const group = g.isolation.groups.length ? `IOMMU group ${g.isolation.groups.join(", ")}` : "IOMMU group unknown";
+  const lines = [`${g.model?.name ?? "not in the catalog"}; ${group}; functions ${fns}; driver ${g.driver ?? "none"}`];
+  if (g.alsoMatches.length) lines.push(`same ids as ${g.alsoMatches.join(", ")}: check which card this is`);
+  if (g.bootVga) lines.push("boot display: kept for the host's console (role: host)");
+  if (g.isolation.verdict === "shared") {
+    lines.push(`NOT ISOLATED: shares its group with ${g.isolation.blockers.map(describeDevice).join(", ")}`);
+  }
+  return lines;
+}
+
+const VENDORS: Record<string, string> = { "10de": "NVIDIA", "1002": "AMD", "8086": "Intel", "1a03": "ASPEED" };
+const VENDOR_KEYS: Record<string, string> = { "10de": "nvidia", "1002": "amd", "8086": "intel" };

@@ -1,0 +1,198 @@
+/**
+ * The host model preflight reasons about: CPU, IOMMU, every PCI function with its IOMMU group, and the GPUs, each
+ * grouped with its functions, matched against the catalog, and judged for isolation.
+ */
+import { GPU_CATALOG } from "../gpu/catalog";
+import { GpuModel } from "../gpu/model";
+import { MmioRequirement, requiredMmio } from "../mmio";
+import { PciAddress } from "../pci/address";
+import { className, isBridge, isDisplay } from "./pci-class";
+import { HostSnapshot, RawPciDevice, ReadProblem, readHostSnapshot } from "./sysfs";
+
+const MIB = 1024 * 1024;
+
+export type CpuVendor = "intel" | "amd" | "other" | "unknown";
+
+export interface HostDevice extends RawPciDevice {
+  /** `VGA controller`, `SATA controller`, ... */
+  readonly className: string;
+}
+
+export interface GpuIsolation {
+  /** `unknown` when the IOMMU is off: there are no groups to judge. */
+  readonly verdict: "isolated" | "shared" | "unknown";
+  readonly groups: readonly number[];
+  /** Devices in the GPU's groups that are neither its functions nor bridges: they would have to go to the VM too. */
+  readonly blockers: readonly HostDevice[];
+}
+
+export interface DetectedGpu {
+  /** Address of the GPU's display function (function 0 on every card in the catalog). */
+  readonly address: string;
+  readonly vendorId?: string;
+  readonly deviceId?: string;
+  /** The catalog model with this vendor:device, when there is one. */
+  readonly model?: { readonly id: string; readonly name: string };
+  /** Other catalog models with the same ids (the A2 and the A16 share 10de:25b6). */
+  readonly alsoMatches: readonly string[];
+  /** Every function of the device on this host, function 0 first. */
+  readonly functions: readonly HostDevice[];
+  readonly isolation: GpuIsolation;
+  readonly driver?: string;
+  readonly bootVga: boolean;
+  /** Memory BARs of the display function in MiB (rounded up, as in the catalog), from sysfs. */
+  readonly barsMib?: readonly number[];
+  /** BARs the firmware left without an address (see {@link Bar.assigned}). */
+  readonly unassignedBars: readonly number[];
+  /** What this GPU alone asks of its VM's MMIO window, from the sysfs BARs (or the catalog's if unreadable). */
+  readonly mmio: MmioRequirement;
+}
+
+export interface HostInventory {
+  readonly root: string;
+  readonly hostname?: string;
+  readonly kernelRelease?: string;
+  readonly cpu: {
+    readonly vendor: CpuVendor;
+    readonly vendorId?: string;
+    readonly modelName?: string;
+    /** `vmx` (Intel VT-x) or `svm` (AMD-V); undefined when the CPU reports neither. */
+    readonly virtualization?: "vmx" | "svm";
+    /** The `hypervisor` flag: this "host" is itself a virtual machine. */
+    readonly isVirtualMachine: boolean;
+  };
+  readonly kernel: { readonly cmdline?: string; readonly args: readonly string[] };
+  readonly iommu: { readonly active: boolean; readonly units: readonly string[]; readonly groupCount: number };
+  readonly groups: readonly { readonly id: number; readonly devices: readonly string[] }[];
+  readonly devices: readonly HostDevice[];
+  readonly gpus: readonly DetectedGpu[];
+  /** Whether the vfio-pci driver is registered (module loaded or built in). */
+  readonly vfioPciLoaded: boolean;
+  /** Driver name → kernel module, for modprobe.d lines (built-in drivers are absent). */
+  readonly driverModules: Readonly<Record<string, string>>;
+  readonly vendorResetLoaded: boolean;
+  readonly readProblems: readonly ReadProblem[];
+}
+
+/** Reads and models the host under `root`. @throws HostReadError when root is not a Linux root with sysfs. */
+export function readInventory(root: string): HostInventory {
+  return buildInventory(readHostSnapshot(root));
+}
+
+export function buildInventory(snap: HostSnapshot): HostInventory {
+  const groupOf = new Map<string, number>();
+  for (const g of snap.iommuGroups) for (const a of g.devices) groupOf.set(canonical(a), g.id);
+
+  const devices: HostDevice[] = snap.devices
+    .map((d) => ({
+      ...d,
+      address: canonical(d.address),
+      iommuGroup: d.iommuGroup ?? groupOf.get(canonical(d.address)),
+      className: className(d.classCode),
+    }))
+    .sort((a, b) => a.address.localeCompare(b.address));
+
+  const iommuActive = snap.iommuUnits.length > 0 || snap.iommuGroups.length > 0;
+  const groups = snap.iommuGroups.map((g) => ({ id: g.id, devices: g.devices.map(canonical).sort() }));
+  const flags = new Set(snap.cpu.flags);
+
+  return {
+    root: snap.root,
+    hostname: snap.hostname,
+    kernelRelease: snap.kernelRelease,
+    cpu: {
+      vendor: cpuVendor(snap.cpu.vendorId),
+      vendorId: snap.cpu.vendorId,
+      modelName: snap.cpu.modelName,
+      virtualization: flags.has("vmx") ? "vmx" : flags.has("svm") ? "svm" : undefined,
+      isVirtualMachine: flags.has("hypervisor"),
+    },
+    kernel: { cmdline: snap.cmdline, args: snap.cmdline?.split(/\s+/).filter(Boolean) ?? [] },
+    iommu: { active: iommuActive, units: snap.iommuUnits, groupCount: groups.length },
+    groups,
+    devices,
+    gpus: detectGpus(devices, groups, iommuActive),
+    vfioPciLoaded: snap.pciDrivers.includes("vfio-pci"),
+    driverModules: snap.driverModules,
+    vendorResetLoaded: snap.modules.vendorReset,
+    readProblems: snap.problems,
+  };
+}
+
+/** Catalog models with this vendor:device (several when models share a chip). */
+export function catalogMatches(vendorId: string | undefined, deviceId: string | undefined): GpuModel[] {
+  if (!vendorId || !deviceId) return [];
+  return GPU_CATALOG.filter((m) => m.vendorId === vendorId && m.deviceId === deviceId);
+}
+
+/** `0000:02:00.1 SATA controller 1022:43eb (ahci)`: how reports name a device. */
+export function describeDevice(d: HostDevice): string {
+  const ids = d.vendorId && d.deviceId ? ` ${d.vendorId}:${d.deviceId}` : "";
+  return `${d.address} ${d.className}${ids}${d.driver ? ` (${d.driver})` : ""}`;
+}
+
+function detectGpus(
+  devices: readonly HostDevice[],
+  groups: HostInventory["groups"],
+  iommuActive: boolean,
+): DetectedGpu[] {
+  const slots = new Map<string, HostDevice[]>();
+  for (const d of devices) {
+    const key = slotKey(d.address);
+    slots.set(key, [...(slots.get(key) ?? []), d]);
+  }
+  const gpus: DetectedGpu[] = [];
+  for (const functions of slots.values()) {
+    const display = functions.find((f) => isDisplay(f.classCode));
+    if (!display) continue;
+    const matches = catalogMatches(display.vendorId, display.deviceId);
+    const barsMib = display.bars?.map((b) => Math.ceil(b.sizeBytes / MIB));
+    const name = matches[0]?.name ?? `${display.vendorId ?? "?"}:${display.deviceId ?? "?"}`;
+    gpus.push({
+      address: display.address,
+      vendorId: display.vendorId,
+      deviceId: display.deviceId,
+      model: matches[0] && { id: matches[0].id, name: matches[0].name },
+      alsoMatches: matches.slice(1).map((m) => m.id),
+      functions,
+      isolation: isolation(functions, devices, groups, iommuActive),
+      driver: display.driver,
+      bootVga: display.bootVga === true,
+      barsMib,
+      unassignedBars: display.bars?.filter((b) => !b.assigned).map((b) => b.index) ?? [],
+      mmio: requiredMmio([{ gpu: display.address, model: { name, barsMib: barsMib ?? matches[0]?.barsMib ?? [] } }]),
+    });
+  }
+  return gpus;
+}
+
+function isolation(
+  functions: readonly HostDevice[],
+  devices: readonly HostDevice[],
+  groups: HostInventory["groups"],
+  iommuActive: boolean,
+): GpuIsolation {
+  const ids = [...new Set(functions.map((f) => f.iommuGroup))];
+  if (!iommuActive || ids.some((id) => id === undefined)) return { verdict: "unknown", groups: [], blockers: [] };
+  const own = new Set(functions.map((f) => f.address));
+  const members = groups.filter((g) => ids.includes(g.id)).flatMap((g) => g.devices);
+  const blockers = devices.filter((d) => members.includes(d.address) && !own.has(d.address) && !isBridge(d.classCode));
+  return { verdict: blockers.length ? "shared" : "isolated", groups: ids as number[], blockers };
+}
+
+function cpuVendor(vendorId: string | undefined): CpuVendor {
+  if (vendorId === "GenuineIntel") return "intel";
+  if (vendorId === "AuthenticAMD") return "amd";
+  return vendorId ? "other" : "unknown";
+}
+
+/** Canonical `0000:01:00.0`; a name that is not an address is kept as sysfs gave it. */
+function canonical(address: string): string {
+  const parsed = PciAddress.tryParse(address);
+  return typeof parsed === "string" ? address : parsed.toString();
+}
+
+function slotKey(address: string): string {
+  const parsed = PciAddress.tryParse(address);
+  return typeof parsed === "string" ? address : parsed.deviceKey;
+}
