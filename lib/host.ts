@@ -4,7 +4,7 @@ import { HostBinding, HostStep, HypervisorBackend } from "./backends/backend";
 import { CustomGpuModel, GpuModel } from "./gpu/model";
 import { resolveGpuModel } from "./gpu/resolve";
 import { PciAddress } from "./pci/address";
-import { Problem, formatProblem } from "./problems";
+import { Problem, formatProblem, markSelfDescribing } from "./problems";
 
 /** Who a GPU is for: guests, or the host itself (its console or desktop, seed 000's "host GPU"). */
 export type GpuRole = "guest" | "host";
@@ -91,6 +91,7 @@ export class PassthroughHost extends Construct {
     this.gpus = this.declareGpus(props.gpus);
     this.binding = props.backend.bindHost(this);
     this.node.addValidation({ validate: () => [...this.problems, ...this.binding.problems()].map(formatProblem) });
+    markSelfDescribing(this);
   }
 
   /** How this host is named in messages. */

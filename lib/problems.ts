@@ -25,3 +25,17 @@ export class PassthroughValidationError extends Error {
     this.name = "PassthroughValidationError";
   }
 }
+
+const selfDescribing = new WeakSet<object>();
+
+/**
+ * Marks a construct whose validation messages already name their VM or host, so reports print them as they are
+ * rather than prefixed with the construct path.
+ */
+export function markSelfDescribing(construct: object): void {
+  selfDescribing.add(construct);
+}
+
+export function isSelfDescribing(construct: object): boolean {
+  return selfDescribing.has(construct);
+}

@@ -5,7 +5,7 @@ import type { VsphereVmOptions } from "./backends/vsphere/vm-options";
 import { HostGpu, PassthroughHost } from "./host";
 import { MmioRequirement, requiredMmio, withOverride } from "./mmio";
 import { PciAddress } from "./pci/address";
-import { Problem, formatProblem } from "./problems";
+import { Problem, formatProblem, markSelfDescribing } from "./problems";
 import { vmProblems } from "./validation/vm-rules";
 
 export type Firmware = "efi" | "bios";
@@ -121,6 +121,7 @@ export class GpuPassthroughVm extends Construct {
     this.resource = rendering.resource;
     this.renderingProblems = () => rendering.validate();
     this.node.addValidation({ validate: () => this.validate().map(formatProblem) });
+    markSelfDescribing(this);
   }
 
   /** How this VM is named in messages. */

@@ -7,16 +7,14 @@ import { App, AppConfig } from "cdktf";
 import { existsSync, readdirSync, rmSync, statSync } from "fs";
 import { join } from "path";
 import { IConstruct } from "constructs";
-import { PassthroughHost } from "../host";
-import { PassthroughValidationError } from "../problems";
-import { GpuPassthroughVm } from "../vm";
+import { PassthroughValidationError, isSelfDescribing } from "../problems";
 
 /** Every validation message of every construct in the app, in construct order. */
 export function appProblems(app: IConstruct): string[] {
   return app.node.findAll().flatMap((c) => {
-    const ours = c instanceof GpuPassthroughVm || c instanceof PassthroughHost;
     // Messages from our constructs name their VM or host; others (cdktf's own) get their construct path.
-    return c.node.validate().map((message) => (ours ? message : `[${c.node.path}] ${message}`));
+    const prefix = isSelfDescribing(c) ? "" : `[${c.node.path}] `;
+    return c.node.validate().map((message) => prefix + message);
   });
 }
 

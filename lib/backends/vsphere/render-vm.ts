@@ -2,13 +2,12 @@
  * Renders a {@link GpuPassthroughVm} to a `vsphere_virtual_machine`: a clone of an EFI template with the GPUs'
  * PCI functions, the MMIO window in `extra_config`, all memory reserved and locked, and hot add off.
  */
-import { DataVsphereHost } from "@cdktf/provider-vsphere/lib/data-vsphere-host";
 import {
   VirtualMachine,
   VirtualMachineClone,
   VirtualMachineCloneCustomize,
 } from "@cdktf/provider-vsphere/lib/virtual-machine";
-import { Fn, ITerraformDependable } from "cdktf";
+import { ITerraformDependable } from "cdktf";
 import { MmioRequirement } from "../../mmio";
 import type { GpuPassthroughVm } from "../../vm";
 import { toolsInstallCommand } from "./horizon";
@@ -32,7 +31,7 @@ export function passthroughExtraConfig(vm: GpuPassthroughVm): Record<string, str
 
 export interface VmPlacement {
   readonly inventory: VsphereInventory;
-  readonly host: DataVsphereHost;
+  readonly host: { readonly id: string; readonly resourcePoolId: string };
   /** Datastore and network names, after the backend's defaults. */
   readonly datastore: string;
   readonly network: string;
@@ -45,7 +44,7 @@ export interface VmPlacement {
 export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacement): VirtualMachine {
   const opts: VsphereVmOptions = vm.props.vsphere ?? { template: "" };
   const { inventory, host } = placement;
-  const template = inventory.template(opts.template);
+  const template = inventory.templateRefs(opts.template);
   const efi = vm.firmware === "efi";
 
   return new VirtualMachine(vm, "vm", {
@@ -54,7 +53,7 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
     folder: opts.folder,
     resourcePoolId: host.resourcePoolId,
     hostSystemId: host.id,
-    datastoreId: inventory.datastore(placement.datastore).id,
+    datastoreId: inventory.datastoreId(placement.datastore),
     numCpus: vm.cpus,
     numCoresPerSocket: vm.coresPerSocket,
     memory: vm.memoryMib,
@@ -70,18 +69,18 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
     scsiType: template.scsiType,
     networkInterface: [
       {
-        networkId: inventory.network(placement.network).id,
-        adapterType: Fn.element(template.networkInterfaceTypes, 0),
+        networkId: inventory.networkId(placement.network),
+        adapterType: template.adapterType,
       },
     ],
     disk: [
       {
         label: "disk0",
-        size: opts.diskGib ?? template.disks.get(0).size,
-        thinProvisioned: template.disks.get(0).thinProvisioned,
+        size: opts.diskGib ?? template.diskSizeGib,
+        thinProvisioned: template.diskThinProvisioned,
       },
     ],
-    clone: renderClone(template.id, opts),
+    clone: renderClone(template.uuid, opts),
     pciDeviceId: placement.pciDeviceIds,
     extraConfig: nonEmpty(passthroughExtraConfig(vm)),
     dependsOn: placement.dependsOn.length ? placement.dependsOn : undefined,

@@ -13,6 +13,7 @@ import { BackendLimits, HostBinding, HostStep, HypervisorBackend, VmRendering } 
 import { esxiHostSteps } from "./directpath";
 import { VsphereInventory } from "./inventory";
 import { renderVirtualMachine } from "./render-vm";
+import { VsphereSnapshotRule } from "./snapshot-rule";
 import { vsphereVmProblems } from "./vm-rules";
 
 export interface VsphereBackendProps {
@@ -144,12 +145,13 @@ export class VsphereHostBinding implements HostBinding {
     };
     const resource = renderVirtualMachine(vm, {
       inventory: this.inventory,
-      host: this.hostData,
+      host: this.inventory.hostRefs(this.host.hostName),
       datastore: names.datastore ?? "",
       network: names.network ?? "",
       pciDeviceIds: vm.gpus.flatMap((g) => this.pciDeviceIds(g)),
       dependsOn: this.directPathRunner ? [this.directPathRunner] : [],
     });
+    VsphereSnapshotRule.of(this.host).watch(vm);
     return { resource, validate: () => vsphereVmProblems(vm, resource, names) };
   }
 }
