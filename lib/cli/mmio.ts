@@ -1,7 +1,7 @@
 import { readFileSync } from "fs";
 import { Command } from "commander";
 import { catalogModel, catalogModelIds } from "../gpu/catalog";
-import { GpuModel, formatMib } from "../gpu/model";
+import { GpuModel, formatMib, mibFromBytes } from "../gpu/model";
 import { LARGE_BAR_THRESHOLD_MIB, MmioInput, MmioRequirement, requiredMmio } from "../mmio";
 import { formatBytes, table } from "../preflight/format";
 import { parseVmwareLog } from "../preflight/vmware-log";
@@ -99,7 +99,7 @@ function fromVmwareLog(file: string): Row[] {
     // Whole MiB per BAR, rounded up like the catalog's figures, so a total is never under what the device maps.
     input: {
       gpu: d.address,
-      model: { name: `vmware.log device ${d.address}`, barsMib: d.bars.map((b) => Math.ceil(b.sizeBytes / 2 ** 20)) },
+      model: { name: `vmware.log device ${d.address}`, barsMib: d.bars.map((b) => mibFromBytes(b.sizeBytes)) },
     },
     bars: d.bars.map((b) => `BAR${b.index} ${formatBytes(b.sizeBytes)}`).join(", "),
   }));

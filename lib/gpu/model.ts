@@ -78,6 +78,11 @@ export function mappedMib(model: Pick<GpuModel, "barsMib">): number {
   return model.barsMib.reduce((sum, bar) => sum + bar, 0);
 }
 
+/** A BAR size in bytes as whole MiB, rounded up so that a sum never understates what a device maps. */
+export function mibFromBytes(bytes: number): number {
+  return Math.ceil(bytes / (1024 * 1024));
+}
+
 /** Formats MiB for people: `128 GiB`, `16.05 GiB`, `256 MiB`. */
 export function formatMib(mib: number): string {
   if (mib < MIB_PER_GIB) return `${mib} MiB`;

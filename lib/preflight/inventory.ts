@@ -3,13 +3,12 @@
  * grouped with its functions, matched against the catalog, and judged for isolation.
  */
 import { GPU_CATALOG } from "../gpu/catalog";
-import { GpuModel } from "../gpu/model";
+import { GpuModel, mibFromBytes } from "../gpu/model";
 import { MmioRequirement, requiredMmio } from "../mmio";
 import { PciAddress } from "../pci/address";
 import { className, isBridge, isDisplay } from "./pci-class";
 import { HostSnapshot, RawPciDevice, ReadProblem, readHostSnapshot } from "./sysfs";
 
-const MIB = 1024 * 1024;
 
 export type CpuVendor = "intel" | "amd" | "other" | "unknown";
 
@@ -146,7 +145,7 @@ function detectGpus(
     const display = functions.find((f) => isDisplay(f.classCode));
     if (!display) continue;
     const matches = catalogMatches(display.vendorId, display.deviceId);
-    const barsMib = display.bars?.map((b) => Math.ceil(b.sizeBytes / MIB));
+    const barsMib = display.bars?.map((b) => mibFromBytes(b.sizeBytes));
     const name = matches[0]?.name ?? `${display.vendorId ?? "?"}:${display.deviceId ?? "?"}`;
     gpus.push({
       address: display.address,
