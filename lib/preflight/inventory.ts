@@ -9,7 +9,6 @@ import { PciAddress } from "../pci/address";
 import { className, isBridge, isDisplay } from "./pci-class";
 import { HostSnapshot, RawPciDevice, ReadProblem, readHostSnapshot } from "./sysfs";
 
-
 export type CpuVendor = "intel" | "amd" | "other" | "unknown";
 
 export interface HostDevice extends RawPciDevice {
