@@ -11,6 +11,7 @@ export {
   nextPowerOfTwo,
   isPowerOfTwo,
   LARGE_BAR_THRESHOLD_MIB,
+  isLargeBar,
 } from "./mmio";
 export { Problem, formatProblem, PassthroughValidationError } from "./problems";
 export { PassthroughHost, PassthroughHostProps, HostGpuProps, HostGpu, GpuRole } from "./host";

@@ -13,6 +13,11 @@ import { GpuModel, mappedMib } from "./gpu/model";
 /** A device mapping more than this needs the 64-bit MMIO settings and EFI firmware (VMware: "more than 16GB"). */
 export const LARGE_BAR_THRESHOLD_MIB = 16 * 1024;
 
+/** Whether a device mapping this many MiB is "large-BAR": it needs EFI and the 64-bit MMIO settings. */
+export function isLargeBar(mappedMib: number): boolean {
+  return mappedMib > LARGE_BAR_THRESHOLD_MIB;
+}
+
 export interface MmioInput {
   /** Which GPU (its address), for the report. */
   readonly gpu: string;
@@ -47,7 +52,7 @@ export function isPowerOfTwo(n: number): boolean {
 export function requiredMmio(gpus: readonly MmioInput[]): MmioRequirement {
   const inputs = gpus.map((g) => ({ gpu: g.gpu, model: g.model.name, mappedMib: mappedMib(g.model) }));
   const totalMib = inputs.reduce((sum, i) => sum + i.mappedMib, 0);
-  const needs64BitMmio = inputs.some((i) => i.mappedMib > LARGE_BAR_THRESHOLD_MIB);
+  const needs64BitMmio = inputs.some((i) => isLargeBar(i.mappedMib));
   const sizeGb = needs64BitMmio ? nextPowerOfTwo(Math.ceil(totalMib / 1024)) : 0;
   return { needs64BitMmio, totalMib, sizeGb, overridden: false, inputs };
 }

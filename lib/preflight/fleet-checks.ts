@@ -6,7 +6,7 @@
 import { FleetHost } from "../fleet/schema";
 import { GpuModel, formatMib, mappedMib } from "../gpu/model";
 import { resolveGpuModel } from "../gpu/resolve";
-import { LARGE_BAR_THRESHOLD_MIB, requiredMmio } from "../mmio";
+import { requiredMmio } from "../mmio";
 import { PciAddress } from "../pci/address";
 import { Finding, ISOLATION_FIX, gpuName, sharedGroupMessage } from "./checks";
 import { HostPrep, hostPrep, kernelArgsHowTo, rebindCommands, vfioPciIds } from "./host-prep";
@@ -249,7 +249,7 @@ function barFindings(subject: string, model: GpuModel, gpu: DetectedGpu): Findin
   const need = requiredMmio([
     { gpu: gpu.address, model: hostMib > mappedMib(model) ? { name: model.name, barsMib: bars } : model },
   ]);
-  if (need.totalMib > LARGE_BAR_THRESHOLD_MIB && !unassigned.length) {
+  if (need.needs64BitMmio && !unassigned.length) {
     findings.push({
       severity: "info",
       code: "large-bar",

@@ -3,6 +3,7 @@
  * limits come from its backend; its own extra rules live beside its renderer.
  */
 import { formatMib } from "../gpu/model";
+import { isLargeBar } from "../mmio";
 import { Problem } from "../problems";
 import type { GpuPassthroughVm } from "../vm";
 
@@ -37,7 +38,7 @@ export function vmProblems(vm: GpuPassthroughVm): Problem[] {
 
   if (vm.firmware === "bios" && vm.mmio.needs64BitMmio) {
     const large = vm.mmio.inputs
-      .filter((i) => i.mappedMib > 16 * 1024)
+      .filter((i) => isLargeBar(i.mappedMib))
       .map((i) => `${i.gpu} ${i.model} maps ${formatMib(i.mappedMib)}`);
     add(
       `firmware "bios" cannot map GPUs above 4 GB (${large.join("; ")}); the VM would not power on`,

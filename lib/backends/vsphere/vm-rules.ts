@@ -88,7 +88,6 @@ export function vsphereVmProblems(
   resource: VirtualMachine,
   names: VspherePlacementNames,
 ): Problem[] {
-  const rendered = renderedAttributes(resource);
   const subject = vm.subject;
   const problems: Problem[] = [];
   const add = (message: string, fix?: string) => problems.push({ subject, message, fix });
@@ -142,6 +141,7 @@ export function vsphereVmProblems(
     );
   }
 
+  const rendered = renderedAttributes(resource);
   for (const f of FORBIDDEN_WITH_PASSTHROUGH) {
     if (rendered[f.attr] === true) add(`${f.attr} = true (${f.prop}): ${f.why}`, `set ${f.prop} to false or remove it`);
   }

@@ -5,7 +5,7 @@ import { DataVsphereHost } from "@cdktf/provider-vsphere/lib/data-vsphere-host";
 import { DataVsphereHostPciDevice } from "@cdktf/provider-vsphere/lib/data-vsphere-host-pci-device";
 import { DataResource } from "cdktf";
 import type { HostGpu, PassthroughHost } from "../../host";
-import { LARGE_BAR_THRESHOLD_MIB } from "../../mmio";
+import { isLargeBar } from "../../mmio";
 import { mappedMib } from "../../gpu/model";
 import type { GpuPassthroughVm } from "../../vm";
 import { Problem } from "../../problems";
@@ -133,7 +133,7 @@ export class VsphereHostBinding implements HostBinding {
       this.host.guestGpus().map((g) => ({
         functions: this.pciDeviceIds(g),
         modelName: g.model.name,
-        largeBar: mappedMib(g.model) > LARGE_BAR_THRESHOLD_MIB,
+        largeBar: isLargeBar(mappedMib(g.model)),
       })),
     );
   }
