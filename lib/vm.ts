@@ -1,6 +1,7 @@
 import { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import { GpuLedger } from "./allocation";
+import type { LibvirtVmOptions } from "./backends/libvirt/vm-options";
 import type { VsphereVmOptions } from "./backends/vsphere/vm-options";
 import { HostGpu, PassthroughHost } from "./host";
 import { MmioRequirement, requiredMmio, withOverride } from "./mmio";
@@ -56,6 +57,8 @@ export interface GpuPassthroughVmProps {
   readonly hideHypervisor?: boolean;
   /** vSphere settings; required when the host's backend is vSphere. */
   readonly vsphere?: VsphereVmOptions;
+  /** libvirt/KVM settings; required when the host's backend is libvirt. */
+  readonly libvirt?: LibvirtVmOptions;
 }
 
 /**
@@ -87,7 +90,7 @@ export class GpuPassthroughVm extends Construct {
   public readonly hideHypervisorReason: string;
   /** The props as given, for the backend that renders the VM. */
   public readonly props: GpuPassthroughVmProps;
-  /** The provider's VM resource (`vsphere_virtual_machine` on vSphere). Escape hatch: `addOverride`. */
+  /** The provider's VM resource (`vsphere_virtual_machine` on vSphere, `libvirt_domain` on KVM). Escape hatch: `addOverride`. */
   public readonly resource: TerraformResource;
 
   private readonly problems: Problem[] = [];

@@ -3,12 +3,8 @@
  * (hashicorp/terraform-provider-vsphere#1685), so the host lists the exact command per device, and runs them
  * through govc only when the user opts in.
  */
+import { shellQuote } from "../../shell";
 import { HostStep } from "../backend";
-
-/** Quotes a value for a POSIX shell. */
-export function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_.:/=@-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * The command that enables passthrough for one PCI function, through govc (which reads GOVC_URL,

@@ -4,9 +4,9 @@
  */
 import { VirtualMachine } from "@cdktf/provider-vsphere/lib/virtual-machine";
 import { VirtualMachineSnapshot } from "@cdktf/provider-vsphere/lib/virtual-machine-snapshot";
-import { DefaultTokenResolver, StringConcat, TerraformStack, Token, Tokenization } from "cdktf";
-import { IConstruct } from "constructs";
+import { TerraformStack, Token } from "cdktf";
 import { Problem } from "../../problems";
+import { resolveIn, resolvedAttributes } from "../../tokens";
 import type { GpuPassthroughVm } from "../../vm";
 
 /** Settings ESXi refuses, or silently breaks, on a VM with a DirectPath device. */
@@ -47,11 +47,7 @@ const CHECKED_ATTRIBUTES = [
 
 /** Resolves only the checked attributes: resolving whole resources was most of the validation time of a large fleet. */
 function renderedAttributes(resource: VirtualMachine): Rendered {
-  const block = (resource.toTerraform() as { resource: Record<string, Record<string, Rendered>> }).resource[
-    resource.terraformResourceType
-  ][resource.friendlyUniqueId];
-  const picked = Object.fromEntries(CHECKED_ATTRIBUTES.map((a) => [a, block[a]]));
-  return resolveIn(resource, picked) as Rendered;
+  return resolvedAttributes(resource, CHECKED_ATTRIBUTES) as Rendered;
 }
 
 /**
@@ -155,9 +151,4 @@ export function vsphereVmProblems(
     add(`firmware is "${String(rendered.firmware)}" but the 64-bit MMIO window needs EFI`, 'use firmware "efi"');
   }
   return problems;
-}
-
-/** Resolves tokens as synthesis will, so rules see the attributes as they will be written. */
-function resolveIn(scope: IConstruct, value: unknown): unknown {
-  return Tokenization.resolve(value, { scope, resolver: new DefaultTokenResolver(new StringConcat()) });
 }

@@ -1,0 +1,161 @@
+/**
+ * The libvirt/KVM backend (dmacvicar/libvirt 0.9.7): a host is a Linux machine running libvirtd, reached through
+ * its own provider (`qemu:///system` or `qemu+ssh://...`); VMs are `libvirt_domain`s with the GPUs' functions as
+ * VFIO hostdevs. The host's IOMMU groups are declared, so isolation is checked before deploy, and the host's
+ * preparation (kernel arguments, vfio-pci, initramfs) is derived from the VMs that use it.
+ */
+import { TerraformProvider } from "cdktf";
+import type { PassthroughHost } from "../../host";
+import { IommuGroup, IommuGroupProps, parseIommuGroups } from "../../pci/iommu";
+import { Problem } from "../../problems";
+import { StackFile } from "../../stack-file";
+import { resolvedAttributes } from "../../tokens";
+import type { GpuPassthroughVm } from "../../vm";
+import { BackendLimits, HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
+import { HostDistro, OvmfPaths, ovmfPaths } from "./distro";
+import { domainXml } from "./domain-xml";
+import { CpuVendor, HostPrepPlan, hostPrepPlan, hostPrepScript, hostPrepSteps } from "./host-prep";
+import { renderDomain } from "./render-domain";
+import { libvirtHostProblems, libvirtVmProblems } from "./vm-rules";
+
+export interface LibvirtBackendProps {
+  /**
+   * The libvirt provider of this host; each host has its own (its connection URI). Providers belong to stacks.
+   * @default the stack's default libvirt provider
+   */
+  readonly provider?: TerraformProvider;
+  /** The host's CPU vendor: it decides the IOMMU kernel argument (`intel_iommu=on` or `amd_iommu=on`). */
+  readonly cpuVendor: CpuVendor;
+  /**
+   * The host's Linux distribution: OVMF paths, initramfs and boot loader tools.
+   * @default "debian"
+   */
+  readonly distro?: HostDistro;
+  /**
+   * OVMF firmware paths that differ from the distribution's packages.
+   * @default the distribution's (see distro.ts)
+   */
+  readonly ovmf?: Partial<OvmfPaths>;
+  /**
+   * The IOMMU groups of the host's GPUs (and whatever shares a group with them), from `gpu-passthrough discover`.
+   * Every guest GPU's functions must be listed.
+   */
+  readonly iommuGroups: readonly IommuGroupProps[];
+  /**
+   * Storage pool for boot disks and cloud-init seeds.
+   * @default "default"
+   */
+  readonly pool?: string;
+  /**
+   * libvirt network for VMs that do not name one.
+   * @default "default"
+   */
+  readonly network?: string;
+}
+
+/**
+ * KVM limits on q35 as this library uses them: QEMU's q35 machine takes 288 vCPUs without an IOMMU for
+ * interrupt remapping; each passed function takes a pcie-root-port, and libvirt places those on pcie.0's 31 slots.
+ */
+const KVM_LIMITS: BackendLimits = {
+  maxCpus: 288,
+  maxMemoryMib: 16 * 1024 * 1024,
+  memoryGranularityMib: 1,
+  maxPciDevices: 28,
+};
+
+export class LibvirtBackend implements HypervisorBackend {
+  public readonly kind = "libvirt";
+  public readonly limits = KVM_LIMITS;
+
+  constructor(public readonly props: LibvirtBackendProps) {}
+
+  /** KVM hosts are named by their host name alone: one libvirtd per machine. */
+  public hostKey(hostName: string): string {
+    return `libvirt:${hostName}`;
+  }
+
+  public bindHost(host: PassthroughHost): LibvirtHostBinding {
+    return new LibvirtHostBinding(host, this.props);
+  }
+}
+
+export class LibvirtHostBinding implements HostBinding {
+  public readonly distro: HostDistro;
+  public readonly ovmf: OvmfPaths;
+  public readonly iommuGroups: readonly IommuGroup[];
+  /** The VMs rendered on this host, in definition order: the preparation plan follows from them. */
+  public readonly vms: GpuPassthroughVm[] = [];
+  /** `prepare-host.sh` and `host-prep.json` in the stack's output, under `hosts/<host>/`. */
+  public readonly prepFiles: readonly StackFile[];
+
+  private readonly iommuProblems: readonly string[];
+
+  constructor(
+    private readonly host: PassthroughHost,
+    private readonly props: LibvirtBackendProps,
+  ) {
+    this.distro = props.distro ?? "debian";
+    this.ovmf = ovmfPaths(this.distro, props.ovmf);
+    const parsed = parseIommuGroups(props.iommuGroups, `${host.subject} iommuGroups`);
+    this.iommuGroups = parsed.groups;
+    this.iommuProblems = parsed.problems;
+    const dir = `hosts/${host.hostName}`;
+    this.prepFiles = [
+      new StackFile(host, "prepare-host-sh", {
+        path: `${dir}/prepare-host.sh`,
+        content: () => hostPrepScript(this.prepPlan()),
+        executable: true,
+      }),
+      new StackFile(host, "host-prep-json", {
+        path: `${dir}/host-prep.json`,
+        content: () => `${JSON.stringify(this.prepPlan(), null, 2)}\n`,
+      }),
+    ];
+  }
+
+  /** The host's preparation, from the GPUs its VMs take. */
+  public prepPlan(): HostPrepPlan {
+    return hostPrepPlan({
+      host: this.host.hostName,
+      cpuVendor: this.props.cpuVendor,
+      distro: this.distro,
+      assigned: this.vms.flatMap((vm) => vm.gpus.map((gpu) => ({ gpu, vm: vm.vmName }))),
+      kept: this.host.gpus.filter((g) => g.role === "host"),
+    });
+  }
+
+  public hostSteps(): HostStep[] {
+    return hostPrepSteps(this.prepPlan());
+  }
+
+  public problems(): Problem[] {
+    const problems = libvirtHostProblems(this.host, this.ovmf, this.iommuProblems);
+    for (const gpu of this.host.gpus) {
+      if (gpu.match) {
+        problems.push({
+          subject: `${this.host.subject} GPU ${gpu.label}`,
+          message: "libvirt hosts declare GPUs by address (a hostdev names its PCI address)",
+          fix: "give address: (gpu-passthrough discover prints it)",
+        });
+      }
+    }
+    return problems;
+  }
+
+  public renderVm(vm: GpuPassthroughVm): VmRendering {
+    this.vms.push(vm);
+    const rendered = renderDomain(vm, {
+      provider: this.props.provider,
+      pool: this.props.pool ?? "default",
+      network: this.props.network ?? "default",
+      ovmf: this.ovmf,
+    });
+    const { domain } = rendered;
+    new StackFile(vm, "domain-xml", {
+      path: `domains/${vm.vmName}.xml`,
+      content: () => domainXml(resolvedAttributes(domain)),
+    });
+    return { resource: domain, validate: () => libvirtVmProblems(vm, this.iommuGroups) };
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * Renders a {@link GpuPassthroughVm} to a `libvirt_domain` (dmacvicar/libvirt 0.9.7): KVM on q35, host-passthrough
+ * CPU, explicit OVMF loader and NVRAM, memory locked, one managed vfio hostdev per GPU function, the hypervisor
+ * hidden when the GPU's driver needs it, and OVMF's 64-bit MMIO aperture for large-BAR GPUs. The boot disk is a
+ * qcow2 overlay on a base image; cloud-init is a seed ISO uploaded to the pool and attached as a CD-ROM.
+ */
+import { TerraformProvider } from "cdktf";
+import { CloudinitDisk } from "../../../.gen/providers/libvirt/cloudinit-disk";
+import { Domain, DomainConfig, DomainDevicesHostdevs } from "../../../.gen/providers/libvirt/domain";
+import { Volume } from "../../../.gen/providers/libvirt/volume";
+import type { HostGpu } from "../../host";
+import { MmioRequirement } from "../../mmio";
+import { PciAddress } from "../../pci/address";
+import type { GpuPassthroughVm } from "../../vm";
+import { OvmfPaths } from "./distro";
+import { LibvirtVmOptions } from "./vm-options";
+
+export const DEFAULT_DISK_GIB = 40;
+export const DEFAULT_HYPERV_VENDOR_ID = "0123456789ab";
+const NVRAM_DIR = "/var/lib/libvirt/qemu/nvram";
+const SHUTDOWN_TIMEOUT_S = 300;
+const HUGEPAGE_KIB = { "2M": 2048, "1G": 1048576 } as const;
+
+export interface DomainPlacement {
+  readonly provider?: TerraformProvider;
+  readonly pool: string;
+  readonly network: string;
+  readonly ovmf: OvmfPaths;
+}
+
+export interface RenderedDomain {
+  readonly domain: Domain;
+  readonly bootVolume: Volume;
+  readonly cloudInit: CloudinitDisk;
+  readonly cloudInitVolume: Volume;
+}
+
+/** The `qemu_commandline` arguments that size OVMF's 64-bit PCI aperture (none when the GPUs fit the default). */
+export function ovmfMmioArgs(mmio: MmioRequirement): string[] {
+  if (!mmio.needs64BitMmio) return [];
+  return ["-fw_cfg", `name=opt/ovmf/X-PciMmio64Mb,string=${mmio.sizeGb * 1024}`];
+}
+
+/** One hostdev per PCI function, function 0 first, each managed (libvirt binds it to vfio-pci on start). */
+export function pciHostdevs(gpus: readonly HostGpu[], rom: LibvirtVmOptions["gpuRom"]): DomainDevicesHostdevs[] {
+  return gpus.flatMap((gpu) =>
+    gpu.functions.map((fn) => ({
+      managed: true,
+      subsysPci: { source: { address: pciAddressAttrs(fn) }, driver: { name: "vfio" } },
+      ...(fn.fn === 0 && rom && (rom.file !== undefined || rom.bar !== undefined)
+        ? { rom: { file: rom.file, bar: rom.bar === undefined ? undefined : rom.bar ? "on" : "off" } }
+        : {}),
+    })),
+  );
+}
+
+function pciAddressAttrs(a: PciAddress): { domain: number; bus: number; slot: number; function: number } {
+  return { domain: a.domain, bus: a.bus, slot: a.slot, function: a.fn };
+}
+
+export function cloudConfig(vm: GpuPassthroughVm, opts: LibvirtVmOptions): string {
+  const ci = opts.cloudInit ?? {};
+  if (ci.userData !== undefined) return ci.userData;
+  const lines = ["#cloud-config", `hostname: ${ci.hostName ?? vm.vmName}`];
+  if (ci.sshAuthorizedKeys?.length) {
+    lines.push("ssh_authorized_keys:", ...ci.sshAuthorizedKeys.map((k) => `  - ${JSON.stringify(k)}`));
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export function domainConfig(vm: GpuPassthroughVm, placement: DomainPlacement): DomainConfig {
+  const opts = vm.props.libvirt ?? { baseImage: "" };
+  const efi = vm.firmware === "efi";
+  const { ovmf } = placement;
+  const hide = vm.hideHypervisor;
+  const mmioArgs = ovmfMmioArgs(vm.mmio);
+  const usb = (opts.usbDevices ?? []).map((u) => ({
+    managed: true,
+    subsysUsb: { source: { vendor: { id: `0x${u.vendorId}` }, product: { id: `0x${u.productId}` } } },
+  }));
+  return {
+    provider: placement.provider,
+    name: vm.vmName,
+    type: "kvm",
+    description: `GPU passthrough VM: ${vm.gpus.map((g) => `${g.label} ${g.model.name}`).join(", ")}`,
+    memory: vm.memoryMib,
+    memoryUnit: "MiB",
+    vcpu: vm.cpus,
+    running: true,
+    autostart: opts.autostart ?? false,
+    // Every change but name and type stops the domain (provider 0.9.7); shut the guest down cleanly first.
+    update: { shutdown: { timeout: SHUTDOWN_TIMEOUT_S } },
+    destroy: { graceful: true, shutdown: { timeout: SHUTDOWN_TIMEOUT_S } },
+    os: {
+      type: "hvm",
+      typeArch: "x86_64",
+      typeMachine: "q35",
+      ...(efi
+        ? {
+            loader: vm.secureBoot ? ovmf.secureCode : ovmf.code,
+            loaderReadonly: "yes",
+            loaderType: "pflash",
+            loaderSecure: vm.secureBoot ? "yes" : "no",
+            nvRam: {
+              nvRam: `${NVRAM_DIR}/${vm.vmName}_VARS.fd`,
+              template: vm.secureBoot ? ovmf.secureVars : ovmf.vars,
+            },
+          }
+        : {}),
+      bootDevices: [{ dev: "hd" }],
+    },
+    cpu: {
+      mode: "host-passthrough",
+      check: "none",
+      topology: { sockets: vm.cpus / vm.coresPerSocket, dies: 1, cores: vm.coresPerSocket, threads: 1 },
+      // The 64-bit aperture sits above guest RAM; the guest needs the host's physical address width to reach it.
+      ...(vm.mmio.needs64BitMmio ? { maxPhysAddr: { mode: "passthrough" } } : {}),
+    },
+    ...(opts.vcpuPins?.length ? { cpuTune: { vcpuPin: opts.vcpuPins.map((cpuSet, vcpu) => ({ vcpu, cpuSet })) } } : {}),
+    memoryBacking: {
+      memoryLocked: true,
+      ...(opts.hugepages
+        ? { memoryHugePages: { hugepages: [{ size: HUGEPAGE_KIB[opts.hugepages], unit: "KiB" }] } }
+        : {}),
+    },
+    features: {
+      acpi: true,
+      apic: {},
+      ...(vm.secureBoot ? { smm: { state: "on" } } : {}),
+      ...(hide
+        ? {
+            kvm: { hidden: { state: "on" } },
+            hyperV: {
+              mode: "custom",
+              relaxed: { state: "on" },
+              vapic: { state: "on" },
+              spinlocks: { state: "on", retries: 8191 },
+              vendorId: { state: "on", value: opts.hypervisorVendorId ?? DEFAULT_HYPERV_VENDOR_ID },
+            },
+          }
+        : {}),
+      ioapic: { driver: "kvm" },
+    },
+    devices: {
+      disks: [
+        {
+          device: "disk",
+          driver: { name: "qemu", type: "qcow2" },
+          source: { volume: { pool: placement.pool, volume: bootVolumeName(vm) } },
+          target: { dev: "vda", bus: "virtio" },
+        },
+        {
+          device: "cdrom",
+          source: { volume: { pool: placement.pool, volume: cloudInitVolumeName(vm) } },
+          target: { dev: "sda", bus: "sata" },
+          readOnly: true,
+        },
+      ],
+      interfaces: [{ source: { network: { network: opts.network ?? placement.network } }, model: { type: "virtio" } }],
+      hostdevs: [...pciHostdevs(vm.gpus, opts.gpuRom), ...usb],
+    },
+    ...(mmioArgs.length ? { qemuCommandline: { args: mmioArgs.map((value) => ({ value })) } } : {}),
+  };
+}
+
+export const bootVolumeName = (vm: GpuPassthroughVm): string => `${vm.vmName}-boot.qcow2`;
+export const cloudInitVolumeName = (vm: GpuPassthroughVm): string => `${vm.vmName}-cloudinit.iso`;
+
+export function renderDomain(vm: GpuPassthroughVm, placement: DomainPlacement): RenderedDomain {
+  const opts = vm.props.libvirt ?? { baseImage: "" };
+  const provider = placement.provider;
+  const bootVolume = new Volume(vm, "boot", {
+    provider,
+    name: bootVolumeName(vm),
+    pool: placement.pool,
+    capacity: (opts.diskGib ?? DEFAULT_DISK_GIB) * 1024 * 1024 * 1024,
+    target: { format: { type: "qcow2" } },
+    backingStore: { path: opts.baseImage, format: { type: "qcow2" } },
+  });
+  const cloudInit = new CloudinitDisk(vm, "cloudinit", {
+    provider,
+    name: `${vm.vmName}-cloudinit`,
+    userData: cloudConfig(vm, opts),
+    metaData: `instance-id: ${vm.vmName}\nlocal-hostname: ${opts.cloudInit?.hostName ?? vm.vmName}\n`,
+  });
+  const cloudInitVolume = new Volume(vm, "cloudinit-volume", {
+    provider,
+    name: cloudInitVolumeName(vm),
+    pool: placement.pool,
+    target: { format: { type: "raw" } },
+    create: { content: { url: cloudInit.path } },
+  });
+  // Volumes are named literally in the domain (so its XML reads plainly); depends_on keeps the order.
+  const domain = new Domain(vm, "domain", {
+    ...domainConfig(vm, placement),
+    dependsOn: [bootVolume, cloudInitVolume],
+  });
+  return { domain, bootVolume, cloudInit, cloudInitVolume };
+}

@@ -1,0 +1,81 @@
+/** libvirt/KVM settings of a {@link GpuPassthroughVm}: its boot disk, network, cloud-init and tuning. */
+
+/** A USB device passed to the guest by its ids, as `lsusb` shows them (`046d:c52b` → vendorId 046d, productId c52b). */
+export interface UsbDevice {
+  readonly vendorId: string;
+  readonly productId: string;
+  /** What it is, for reviewers, e.g. `keyboard`. @default none */
+  readonly description?: string;
+}
+
+export interface LibvirtCloudInit {
+  /**
+   * The guest's host name.
+   * @default the VM name
+   */
+  readonly hostName?: string;
+  /**
+   * SSH public keys of the default user.
+   * @default none
+   */
+  readonly sshAuthorizedKeys?: readonly string[];
+  /**
+   * A complete `#cloud-config` document instead of the one built from `hostName` and `sshAuthorizedKeys`.
+   * @default built from the fields above
+   */
+  readonly userData?: string;
+}
+
+export interface LibvirtVmOptions {
+  /**
+   * Absolute path, on the host, of the qcow2 base image the boot disk is layered on (a backing store: the image
+   * is never written). E.g. `/var/lib/libvirt/images/noble-server-cloudimg-amd64.img`.
+   */
+  readonly baseImage: string;
+  /**
+   * Size of the boot disk in GiB; at least the base image's virtual size.
+   * @default 40
+   */
+  readonly diskGib?: number;
+  /**
+   * The libvirt network of the VM's interface.
+   * @default the backend's `network`
+   */
+  readonly network?: string;
+  /**
+   * cloud-init seed attached as a CD-ROM.
+   * @default host name = VM name, no SSH key
+   */
+  readonly cloudInit?: LibvirtCloudInit;
+  /**
+   * Host CPUs to pin each vCPU to, one entry per vCPU (`"4"` or `"4,20"` for a core and its sibling thread).
+   * @default not pinned
+   */
+  readonly vcpuPins?: readonly string[];
+  /**
+   * Back guest memory with huge pages of this size, reserved on the host beforehand (`hugepages=` kernel argument).
+   * @default none: normal pages, locked
+   */
+  readonly hugepages?: "2M" | "1G";
+  /**
+   * ROM settings of each GPU's display function: `file` is an absolute path to a clean vBIOS dump (for GPUs whose
+   * ROM the host firmware shadowed); `bar: false` hides the ROM BAR from the guest.
+   * @default the device's own ROM, visible
+   */
+  readonly gpuRom?: { readonly file?: string; readonly bar?: boolean };
+  /**
+   * USB devices passed through, e.g. the guest's own keyboard and mouse (seed 000's separate peripherals).
+   * @default none
+   */
+  readonly usbDevices?: readonly UsbDevice[];
+  /**
+   * The Hyper-V vendor id the guest sees when the hypervisor is hidden (at most 12 characters).
+   * @default "0123456789ab"
+   */
+  readonly hypervisorVendorId?: string;
+  /**
+   * Start the domain when the host boots.
+   * @default false
+   */
+  readonly autostart?: boolean;
+}

@@ -1,0 +1,167 @@
+/**
+ * libvirt/KVM rules for a passthrough VM and its host, checked before deploy: IOMMU isolation of every passed GPU,
+ * absolute paths where libvirt needs them, and values QEMU or the provider would refuse later, at apply time.
+ */
+import type { PassthroughHost } from "../../host";
+import { IommuGroup, checkIsolation } from "../../pci/iommu";
+import { Problem } from "../../problems";
+import type { GpuPassthroughVm } from "../../vm";
+import { OvmfPaths } from "./distro";
+import { LibvirtVmOptions } from "./vm-options";
+
+/** QEMU takes at most 12 characters (the CPUID leaf holds three 4-byte registers). */
+export const MAX_HYPERV_VENDOR_ID = 12;
+
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+const CPU_SET = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+
+/** Host settings that would fail on every domain of the host. */
+export function libvirtHostProblems(
+  host: PassthroughHost,
+  ovmf: OvmfPaths,
+  iommuProblems: readonly string[],
+): Problem[] {
+  const problems: Problem[] = iommuProblems.map((message) => ({
+    subject: host.subject,
+    message,
+    fix: "copy the groups from `gpu-passthrough discover` or `ls /sys/kernel/iommu_groups/*/devices` on the host",
+  }));
+  for (const [key, path] of Object.entries(ovmf)) {
+    if (!path.startsWith("/")) {
+      problems.push({
+        subject: host.subject,
+        message: `ovmf.${key} "${path}" is not an absolute path; libvirt resolves firmware paths on the host, not from a working directory`,
+        fix: `give the full path, e.g. "/usr/share/OVMF/${path.split("/").pop() || "OVMF_CODE_4M.fd"}"`,
+      });
+    }
+  }
+  return problems;
+}
+
+export function libvirtVmProblems(vm: GpuPassthroughVm, groups: readonly IommuGroup[]): Problem[] {
+  const subject = vm.subject;
+  const opts = vm.props.libvirt;
+  if (!opts) {
+    return [
+      {
+        subject,
+        message: `runs on libvirt ${vm.host.subject} but has no libvirt settings`,
+        fix: "give libvirt: { baseImage: '/var/lib/libvirt/images/<image>.qcow2' } (the boot disk's base image)",
+      },
+    ];
+  }
+  return [...isolationProblems(vm, groups), ...optionProblems(vm, opts)];
+}
+
+/** Every function in a passed GPU's IOMMU group goes to this VM (bridges aside), and the inventory knows them all. */
+function isolationProblems(vm: GpuPassthroughVm, groups: readonly IommuGroup[]): Problem[] {
+  const problems: Problem[] = [];
+  const { unknown, siblings } = checkIsolation(groups, vm.pciFunctions);
+  for (const gpu of vm.gpus) {
+    const missing = unknown.filter((a) => gpu.functions.some((f) => f.equals(a)));
+    if (!missing.length) continue;
+    const kinds = missing.map((a) => {
+      const extra = gpu.model.functions.find((f) => f.fn === a.fn);
+      return `${a} (${extra ? extra.kind : "display"})`;
+    });
+    problems.push({
+      subject: vm.subject,
+      message: `GPU ${gpu.label} (${gpu.model.name}) has function(s) ${kinds.join(", ")} that ${vm.host.subject}'s IOMMU groups do not list`,
+      fix:
+        "add the function to its IOMMU group in the host's iommuGroups (lspci -s <address> shows whether it exists); " +
+        "if the card really lacks it, declare the GPU with a custom model without that function",
+    });
+  }
+  for (const { group, devices } of siblings) {
+    const own = devices.filter((d) => vm.gpus.some((g) => g.address?.sameDevice(d)));
+    const others = devices.filter((d) => !own.includes(d));
+    const heldBy = (d: (typeof devices)[number]): string => {
+      const gpu = vm.host.findGpu(d.withFunction(0));
+      return gpu ? ` (GPU ${gpu.label}${gpu.role === "host" ? ", kept by the host" : ""})` : "";
+    };
+    problems.push({
+      subject: vm.subject,
+      message:
+        `IOMMU group ${group} on ${vm.host.subject} also holds ${devices.map((d) => `${d}${heldBy(d)}`).join(", ")}, ` +
+        "which the VM does not get; VFIO passes whole groups, so the VM would not start" +
+        (own.length ? ` (${own.join(", ")} is a function of the VM's own GPU that its model does not list)` : ""),
+      fix: own.length
+        ? "declare the GPU with a model that lists that function, or remove it from the group if the card has no such function"
+        : `move the GPU to a slot with its own IOMMU group, give ${others.join(", ")} to the same VM, or (last resort, unsafe) use the ACS override patch`,
+    });
+  }
+  return problems;
+}
+
+function optionProblems(vm: GpuPassthroughVm, opts: LibvirtVmOptions): Problem[] {
+  const problems: Problem[] = [];
+  const add = (message: string, fix?: string) => problems.push({ subject: vm.subject, message, fix });
+  if (!opts.baseImage.startsWith("/")) {
+    add(
+      `libvirt.baseImage "${opts.baseImage}" is not an absolute path on the host`,
+      "give the image's full path on the host, e.g. /var/lib/libvirt/images/noble-server-cloudimg-amd64.img",
+    );
+  }
+  if (opts.diskGib !== undefined && (!Number.isInteger(opts.diskGib) || opts.diskGib < 1)) {
+    add(`libvirt.diskGib ${opts.diskGib} is not a whole number of GiB ≥ 1`, "give e.g. diskGib: 80");
+  }
+  if (opts.gpuRom?.file !== undefined && !opts.gpuRom.file.startsWith("/")) {
+    add(
+      `libvirt.gpuRom.file "${opts.gpuRom.file}" is not an absolute path; QEMU opens it on the host`,
+      "give the full path, e.g. /usr/share/vgabios/gpu.rom (readable by the qemu user)",
+    );
+  }
+  const vendorId = opts.hypervisorVendorId;
+  if (
+    vendorId !== undefined &&
+    (vendorId.length < 1 || vendorId.length > MAX_HYPERV_VENDOR_ID || !/^[\x21-\x7e]+$/.test(vendorId))
+  ) {
+    add(
+      `libvirt.hypervisorVendorId "${vendorId}" is ${vendorId.length} characters; QEMU takes 1 to ${MAX_HYPERV_VENDOR_ID} printable characters without spaces`,
+      `shorten it, e.g. "${vendorId.replace(/[^\x21-\x7e]/g, "").slice(0, MAX_HYPERV_VENDOR_ID) || "0123456789ab"}"`,
+    );
+  }
+  if (vendorId !== undefined && !vm.hideHypervisor) {
+    add(
+      "libvirt.hypervisorVendorId is set but the hypervisor is not hidden, so it would not be used",
+      "set hideHypervisor: true, or drop hypervisorVendorId",
+    );
+  }
+  if (opts.vcpuPins) {
+    if (opts.vcpuPins.length !== vm.cpus) {
+      add(
+        `libvirt.vcpuPins has ${opts.vcpuPins.length} entries for ${vm.cpus} vCPUs`,
+        "give one host CPU set per vCPU, in vCPU order",
+      );
+    }
+    opts.vcpuPins.forEach((set, i) => {
+      if (!CPU_SET.test(set))
+        add(`libvirt.vcpuPins[${i}] "${set}" is not a host CPU set`, 'write e.g. "4", "4,20" or "4-5"');
+    });
+  }
+  if (opts.hugepages) {
+    const pageMib = opts.hugepages === "1G" ? 1024 : 2;
+    if (vm.memoryMib % pageMib !== 0) {
+      add(
+        `memory ${vm.memoryMib} MiB is not a whole number of ${opts.hugepages} huge pages`,
+        `round memoryGib to a multiple of ${pageMib / 1024} GiB`,
+      );
+    }
+  }
+  (opts.usbDevices ?? []).forEach((u, i) => {
+    for (const [field, value] of [
+      ["vendorId", u.vendorId],
+      ["productId", u.productId],
+    ] as const) {
+      if (!HEX4.test(value))
+        add(`libvirt.usbDevices[${i}].${field} "${value}" must be 4 hex digits, as lsusb shows it`);
+    }
+  });
+  if (/[/\s]/.test(vm.vmName)) {
+    add(
+      `name "${vm.vmName}" has a slash or a space, which libvirt domain and volume names cannot hold`,
+      "use letters, digits, - and _",
+    );
+  }
+  return problems;
+}

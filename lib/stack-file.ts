@@ -1,0 +1,62 @@
+/**
+ * A file written beside a stack's cdk.tf.json at synth (cdktf.out/stacks/<stack>/<path>): the libvirt domain XML a
+ * reviewer reads, a host's preparation script and plan. Content is computed at synth, after every construct exists,
+ * and must be deterministic (no time, no absolute path of this machine).
+ */
+import { ISynthesisSession, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import { mkdirSync, writeFileSync } from "fs";
+import { dirname, join } from "path";
+
+export interface StackFileProps {
+  /** Path relative to the stack's output directory, e.g. `domains/ws-01.xml`. */
+  readonly path: string;
+  readonly content: () => string;
+  /** @default false */
+  readonly executable?: boolean;
+}
+
+const filesOf = new WeakMap<TerraformStack, StackFile[]>();
+
+export class StackFile extends Construct {
+  /** The files a stack writes, in the order they were declared. */
+  public static of(stack: TerraformStack): readonly StackFile[] {
+    return filesOf.get(stack) ?? [];
+  }
+
+  public readonly path: string;
+  private readonly props: StackFileProps;
+
+  constructor(scope: Construct, id: string, props: StackFileProps) {
+    super(scope, id);
+    this.path = props.path;
+    this.props = props;
+    const stack = TerraformStack.of(this);
+    const files = filesOf.get(stack);
+    if (files) {
+      files.push(this);
+      return;
+    }
+    filesOf.set(stack, [this]);
+    // The stack's synthesizer is public API (cdktf's custom-synthesis hook is not exported): wrap it once.
+    const original = stack.synthesizer;
+    stack.synthesizer = {
+      synthesize: (session: ISynthesisSession) => {
+        original.synthesize(session);
+        const dir = join(session.outdir, session.manifest.forStack(stack).workingDirectory);
+        for (const file of filesOf.get(stack) ?? []) file.write(dir);
+      },
+    };
+  }
+
+  /** The file's content, as it will be written. */
+  public content(): string {
+    return this.props.content();
+  }
+
+  private write(dir: string): void {
+    const file = join(dir, this.props.path);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, this.content(), { mode: this.props.executable ? 0o755 : 0o644 });
+  }
+}
