@@ -5,6 +5,7 @@ import { CustomGpuModel, GpuModel } from "./gpu/model";
 import { resolveGpuModel } from "./gpu/resolve";
 import { PciAddress } from "./pci/address";
 import { Problem, formatProblem, markSelfDescribing } from "./problems";
+import { ensureManifest } from "./report/manifest";
 
 /** Who a GPU is for: guests, or the host itself (its console or desktop, seed 000's "host GPU"). */
 export type GpuRole = "guest" | "host";
@@ -90,6 +91,7 @@ export class PassthroughHost extends Construct {
     this.backend = props.backend;
     this.gpus = this.declareGpus(props.gpus);
     this.binding = props.backend.bindHost(this);
+    ensureManifest(this);
     this.node.addValidation({ validate: () => [...this.problems, ...this.binding.problems()].map(formatProblem) });
     markSelfDescribing(this);
   }

@@ -33,6 +33,11 @@ export interface HypervisorBackend {
   readonly kind: string;
   readonly limits: BackendLimits;
   /**
+   * What follows for every VM with a passthrough device on this hypervisor (no snapshots, no live migration, ...),
+   * for reviewers.
+   */
+  readonly constraints: readonly string[];
+  /**
    * Identity of a host across all stacks of an app, so that one physical GPU given to two VMs in different
    * stacks is caught. Two hosts with the same key are the same machine.
    */

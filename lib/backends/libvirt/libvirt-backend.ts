@@ -67,6 +67,12 @@ const KVM_LIMITS: BackendLimits = {
 export class LibvirtBackend implements HypervisorBackend {
   public readonly kind = "libvirt";
   public readonly limits = KVM_LIMITS;
+  public readonly constraints = [
+    "no live migration and no memory snapshots: QEMU cannot save a VFIO device's state",
+    "the domain's memory is locked on the host for as long as it runs",
+    "every change to the domain but its name stops and restarts it (provider 0.9.7 redefines the domain)",
+    "a change to the boot volume cannot be applied in place (provider 0.9.7): replace the volume",
+  ];
 
   constructor(public readonly props: LibvirtBackendProps) {}
 

@@ -43,6 +43,12 @@ const VSPHERE_LIMITS: BackendLimits = {
 export class VsphereBackend implements HypervisorBackend {
   public readonly kind = "vsphere";
   public readonly limits = VSPHERE_LIMITS;
+  public readonly constraints = [
+    "no snapshots: vSphere cannot snapshot a VM with a DirectPath I/O device",
+    "no vMotion and no DRS moves: the VM is bound to its host's physical GPU",
+    "no suspend and no hot add of CPU or memory",
+    "a change to the VM's PCI devices or MMIO settings needs the VM powered off (a reboot of the guest)",
+  ];
 
   constructor(public readonly props: VsphereBackendProps) {}
 
