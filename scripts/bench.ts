@@ -122,7 +122,7 @@ async function loadBaseline(fleet: Fleet, outdir: string): Promise<() => void> {
       v.addOverride("default", null);
       return v.stringValue;
     };
-    const site = fleet.sites[0].vsphere;
+    const site = fleet.sites[0].vsphere ?? { server: "" };
     const user = secret("vsphere_user");
     new VsphereProvider(stack, "vsphere", { vsphereServer: site.server, user, password: secret("vsphere_password") });
     const datacenterId = new DataVsphereDatacenter(stack, "datacenter", { name: DATACENTER }).id;

@@ -1,12 +1,15 @@
-/** Builds one stack per fleet site. */
+/** Builds the fleet's stacks: one per site, or one per host where a site asks for it (see lib/fleet/layout.ts). */
 import { Construct } from "constructs";
+import { stackLayout } from "../lib/fleet/layout";
 import { Fleet } from "../lib/fleet/schema";
+import { LibvirtSiteStack } from "./libvirt-site-stack";
+import { SiteStack } from "./site-stack";
 import { VsphereSiteStack } from "./vsphere-site-stack";
 
-export function buildFleetStacks(scope: Construct, fleet: Fleet): VsphereSiteStack[] {
-  return fleet.sites.map((site) => {
-    const hosts = fleet.hosts.filter((h) => h.site === site.name);
-    const names = new Set(hosts.map((h) => h.name));
-    return new VsphereSiteStack(scope, { site, hosts, vms: fleet.vms.filter((v) => names.has(v.host)) });
+export function buildFleetStacks(scope: Construct, fleet: Fleet): SiteStack[] {
+  return stackLayout(fleet).map((plan) => {
+    const names = new Set(plan.hosts.map((h) => h.name));
+    const props = { plan, vms: fleet.vms.filter((v) => names.has(v.host)) };
+    return plan.site.libvirt ? new LibvirtSiteStack(scope, props) : new VsphereSiteStack(scope, props);
   });
 }

@@ -6,6 +6,7 @@ import { readFileSync } from "fs";
 import { Document, LineCounter, isNode, parseDocument } from "yaml";
 import { z } from "zod";
 import { PassthroughValidationError } from "../problems";
+import { resolveState, stackLayout, stateLocation } from "./layout";
 import { Fleet, fleetSchema } from "./schema";
 
 export class FleetFileError extends PassthroughValidationError {
@@ -138,6 +139,82 @@ function referenceProblems(fleet: Fleet): [Path, string][] {
     "vms",
     "VM",
   );
+  return [...problems, ...hypervisorProblems(fleet), ...stateProblems(fleet)];
+}
+
+/** Each site is vSphere or libvirt, and its hosts and VMs carry that hypervisor's settings only. */
+function hypervisorProblems(fleet: Fleet): [Path, string][] {
+  const problems: [Path, string][] = [];
+  const kindOf = new Map<string, "vsphere" | "libvirt">();
+  fleet.sites.forEach((s, i) => {
+    if (!!s.vsphere === !!s.libvirt) {
+      problems.push([["sites", i], `site "${s.name}" needs one of vsphere: { server, datacenter } or libvirt: {}`]);
+    } else kindOf.set(s.name, s.vsphere ? "vsphere" : "libvirt");
+  });
+  const hostKind = new Map<string, "vsphere" | "libvirt">();
+  fleet.hosts.forEach((h, i) => {
+    const kind = kindOf.get(h.site);
+    if (!kind) return;
+    hostKind.set(h.name, kind);
+    if (kind === "libvirt") {
+      if (!h.libvirt)
+        problems.push([
+          ["hosts", i],
+          `host "${h.name}" is on libvirt site "${h.site}" and needs libvirt: { cpuVendor, iommuGroups } (gpu-passthrough discover prints them)`,
+        ]);
+      for (const key of ["datastore", "network", "enableDirectPath"] as const) {
+        if (h[key] !== undefined)
+          problems.push([
+            ["hosts", i, key],
+            `${key} is a vSphere setting, but site "${h.site}" is libvirt${key === "network" ? ": use libvirt.network" : ""}`,
+          ]);
+      }
+      const uri = h.libvirt?.uri;
+      if (uri && /^[^:]+:\/\/[^/@]*:[^/@]*@/.test(uri)) {
+        problems.push([
+          ["hosts", i, "libvirt", "uri"],
+          "the URI holds a password, which would be committed with this file: use SSH keys (qemu+ssh://user@host/system), or leave the password out and set TF_VAR_libvirt_uri_<host> where Terraform runs",
+        ]);
+      }
+    } else if (h.libvirt) {
+      problems.push([
+        ["hosts", i, "libvirt"],
+        `site "${h.site}" is vSphere; libvirt settings belong to hosts of a libvirt site`,
+      ]);
+    }
+  });
+  fleet.vms.forEach((v, i) => {
+    const kind = hostKind.get(v.host);
+    if (!kind) return;
+    const other = kind === "vsphere" ? "libvirt" : "vsphere";
+    if (!v[kind]) {
+      problems.push([
+        ["vms", i],
+        kind === "vsphere"
+          ? `VM "${v.name}" runs on vSphere host "${v.host}" and needs vsphere: { template }`
+          : `VM "${v.name}" runs on libvirt host "${v.host}" and needs libvirt: { baseImage }`,
+      ]);
+    }
+    if (v[other])
+      problems.push([["vms", i, other], `host "${v.host}" is ${kind}; ${other} settings do not apply to it`]);
+  });
+  return problems;
+}
+
+/** Two stacks must never share a state: the second apply would overwrite the first stack's resources. */
+function stateProblems(fleet: Fleet): [Path, string][] {
+  const problems: [Path, string][] = [];
+  const seen = new Map<string, string>();
+  for (const stack of stackLayout(fleet)) {
+    const location = stateLocation(resolveState(stack.site.state, stack.name));
+    const other = seen.get(location);
+    if (other !== undefined) {
+      problems.push([
+        ["sites", fleet.sites.indexOf(stack.site), "state"],
+        `stacks "${other}" and "${stack.name}" would share the state ${location}: put {stack} in the key/address (or path) so that each stack has its own`,
+      ]);
+    } else seen.set(location, stack.name);
+  }
   return problems;
 }
 

@@ -40,15 +40,90 @@ const customModel = z.strictObject({
   quirks: z.strictObject({ hideHypervisor: z.boolean().optional(), resetBug: z.boolean().optional() }).optional(),
 });
 
-const site = z.strictObject({
-  /** Becomes the stack name: cdktf.out/stacks/<name>. */
-  name: z.string().regex(/^[a-z][a-z0-9-]*$/, "must be lower-case letters, digits and dashes (it names the stack)"),
-  vsphere: z.strictObject({
-    /** vCenter address. Credentials come from VSPHERE_USER / VSPHERE_PASSWORD, never from this file. */
-    server: name,
-    datacenter: name,
-    allowUnverifiedSsl: z.boolean().optional(),
+/**
+ * Where a stack keeps its Terraform state. Credentials never come from this file: S3 reads the AWS environment
+ * (AWS_PROFILE, AWS_ACCESS_KEY_ID, OIDC), HTTP reads TF_HTTP_USERNAME / TF_HTTP_PASSWORD.
+ */
+const state = z.discriminatedUnion("backend", [
+  z.strictObject({
+    backend: z.literal("local"),
+    /** Relative to the project root. @default terraform.<stack>.tfstate */
+    path: name.optional(),
   }),
+  z.strictObject({
+    backend: z.literal("s3"),
+    bucket: name,
+    /** Object key; `{stack}` is replaced by the stack name. @default gpu-passthrough/{stack}.tfstate */
+    key: name.optional(),
+    region: name,
+    /** S3-native state locking (Terraform 1.10+). @default true */
+    useLockfile: z.boolean().optional(),
+    encrypt: z.boolean().optional(),
+    /** S3-compatible endpoints (MinIO, Ceph). */
+    endpoint: z.url().optional(),
+  }),
+  z.strictObject({
+    backend: z.literal("http"),
+    /** State URL; `{stack}` is replaced by the stack name, e.g. GitLab's .../terraform/state/{stack}. */
+    address: z.url(),
+    /** @default address + "/lock" */
+    lockAddress: z.url().optional(),
+    /** @default lockAddress */
+    unlockAddress: z.url().optional(),
+    /** @default "POST" (GitLab's) */
+    lockMethod: name.optional(),
+    /** @default "DELETE" (GitLab's) */
+    unlockMethod: name.optional(),
+  }),
+]);
+
+const site = z.strictObject({
+  /** Becomes the stack name: cdktf.out/stacks/<name> (or <name>-<host> with stackPer: host). */
+  name: z.string().regex(/^[a-z][a-z0-9-]*$/, "must be lower-case letters, digits and dashes (it names the stack)"),
+  vsphere: z
+    .strictObject({
+      /** vCenter address. Credentials come from VSPHERE_USER / VSPHERE_PASSWORD, never from this file. */
+      server: name,
+      datacenter: name,
+      allowUnverifiedSsl: z.boolean().optional(),
+    })
+    .optional(),
+  /** KVM hosts managed through libvirt; each host has its own connection (hosts[].libvirt.uri). */
+  libvirt: z.strictObject({}).optional(),
+  /** @default { backend: local } */
+  state: state.optional(),
+  /** One stack for the whole site, or one per host (smaller plans, applied in parallel). @default "site" */
+  stackPer: z.enum(["site", "host"]).optional(),
+});
+
+const hexId4 = z.string().regex(/^[0-9a-fA-F]{4}$/, "must be 4 hex digits, as lsusb shows it");
+const absolutePath = z.string().regex(/^\//, "must be an absolute path on the host (it starts with /)");
+
+const libvirtHost = z.strictObject({
+  /** Connection URI: qemu:///system on the machine that applies, or qemu+ssh://user@host/system. @default qemu:///system */
+  uri: z
+    .string()
+    .regex(/^[a-z][a-z0-9+]*:\/\//, "must be a libvirt URI such as qemu:///system or qemu+ssh://root@kvm-01/system")
+    .optional(),
+  cpuVendor: z.enum(["intel", "amd"]),
+  distro: z.enum(["debian", "ubuntu", "fedora", "rhel", "arch"]).optional(),
+  ovmf: z
+    .strictObject({
+      code: absolutePath.optional(),
+      vars: absolutePath.optional(),
+      secureCode: absolutePath.optional(),
+      secureVars: absolutePath.optional(),
+    })
+    .optional(),
+  pool: name.optional(),
+  network: name.optional(),
+  iommuGroups: z.array(
+    z.strictObject({
+      id: z.number().int().min(0),
+      devices: z.array(pciAddress).min(1),
+      bridges: z.array(pciAddress).optional(),
+    }),
+  ),
 });
 
 const host = z.strictObject({
@@ -57,6 +132,7 @@ const host = z.strictObject({
   datastore: name.optional(),
   network: name.optional(),
   enableDirectPath: z.enum(["manual", "govc"]).optional(),
+  libvirt: libvirtHost.optional(),
   gpus: z
     .array(
       z.strictObject({
@@ -115,6 +191,27 @@ const vsphereVm = z.strictObject({
   annotation: z.string().optional(),
 });
 
+const libvirtVm = z.strictObject({
+  baseImage: absolutePath,
+  diskGib: z.number().int().positive().optional(),
+  network: name.optional(),
+  cloudInit: z
+    .strictObject({
+      hostName: name.optional(),
+      sshAuthorizedKeys: z.array(name).optional(),
+      userData: z.string().startsWith("#cloud-config", "must be a #cloud-config document").optional(),
+    })
+    .optional(),
+  vcpuPins: z.array(z.string()).optional(),
+  hugepages: z.enum(["2M", "1G"]).optional(),
+  gpuRom: z.strictObject({ file: absolutePath.optional(), bar: z.boolean().optional() }).optional(),
+  usbDevices: z
+    .array(z.strictObject({ vendorId: hexId4, productId: hexId4, description: z.string().optional() }))
+    .optional(),
+  hypervisorVendorId: z.string().optional(),
+  autostart: z.boolean().optional(),
+});
+
 const vm = z.strictObject({
   name,
   host: name,
@@ -127,7 +224,8 @@ const vm = z.strictObject({
   secureBoot: z.boolean().optional(),
   mmioSizeGb: z.number().int().positive().optional(),
   hideHypervisor: z.boolean().optional(),
-  vsphere: vsphereVm,
+  vsphere: vsphereVm.optional(),
+  libvirt: libvirtVm.optional(),
 });
 
 export const fleetSchema = z.strictObject({
@@ -140,3 +238,4 @@ export type Fleet = z.infer<typeof fleetSchema>;
 export type FleetSite = Fleet["sites"][number];
 export type FleetHost = Fleet["hosts"][number];
 export type FleetVm = Fleet["vms"][number];
+export type FleetState = NonNullable<FleetSite["state"]>;

@@ -32,6 +32,11 @@ export interface ManifestGpu {
 export interface ManifestHost {
   readonly name: string;
   readonly backend: string;
+  /**
+   * The backend's identity of the host across stacks (`HypervisorBackend.hostKey`): the report matches a GPU
+   * that leaves a VM in one stack and joins a VM in another by it. Absent in manifests written before it existed.
+   */
+  readonly key?: string;
   readonly gpus: readonly ManifestGpu[];
   /** Steps outside Terraform, in order (DirectPath toggles, kernel arguments, vfio-pci, reboot). */
   readonly steps: readonly HostStep[];
@@ -100,6 +105,7 @@ export function buildManifest(stack: TerraformStack): PassthroughManifest {
     hosts: hosts.map((host) => ({
       name: host.hostName,
       backend: host.backend.kind,
+      key: host.backend.hostKey(host.hostName),
       gpus: host.gpus.map((g) => ({
         gpu: g.label,
         model: g.model.name,

@@ -74,7 +74,8 @@ export function domainXml(resource: Attrs): string {
   const backing = obj(resource.memory_backing);
   const tune = obj(resource.cpu_tune);
   const qemu = obj(resource.qemu_commandline);
-  const unknown = Object.keys(resource).filter((k) => !RENDERED.has(k) && resource[k] !== undefined);
+  // "//" is cdktf's metadata (construct path), not an attribute.
+  const unknown = Object.keys(resource).filter((k) => k !== "//" && !RENDERED.has(k) && resource[k] !== undefined);
   const nvram = obj(os.nv_ram);
   const hyperv = obj(features?.hyper_v);
   const kvm = obj(features?.kvm);
