@@ -35,7 +35,7 @@ ${vms}
 describe("fleet file", () => {
   test("the shipped example is valid", () => {
     const fleet = parseFleet(example);
-    expect(fleet.sites.map((s) => s.name)).toEqual(["ml-lab", "vdi"]);
+    expect(fleet.sites.map((s) => s.name)).toEqual(["ml-lab", "vdi", "workstation", "gpu-servers"]);
     expect(fleet.vms.length).toBeGreaterThanOrEqual(6);
   });
 
