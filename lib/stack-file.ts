@@ -1,20 +1,28 @@
 /**
  * A file written beside a stack's cdk.tf.json at synth (cdktf.out/stacks/<stack>/<path>): the libvirt domain XML a
- * reviewer reads, a host's preparation script and plan. Content is computed at synth, after every construct exists,
- * and must be deterministic (no time, no absolute path of this machine).
+ * reviewer reads, a host's preparation script and plan. Content is computed at synth, after cdk.tf.json is written,
+ * from that JSON where it needs resource attributes (resolving tokens a second time would double the synth time of
+ * a large fleet), and must be deterministic (no time, no absolute path of this machine).
  */
 import { ISynthesisSession, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { mkdirSync, writeFileSync } from "fs";
+import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { dirname, join } from "path";
 
 export interface StackFileProps {
   /** Path relative to the stack's output directory, e.g. `domains/ws-01.xml`. */
   readonly path: string;
-  readonly content: () => string;
+  /** @param synthesized the stack's cdk.tf.json, parsed */
+  readonly content: (synthesized: SynthesizedStack) => string;
   /** @default false */
   readonly executable?: boolean;
 }
+
+/** A stack's cdk.tf.json as parsed JSON: `resource.<type>.<logical id>` and so on. */
+export type SynthesizedStack = { readonly resource?: Record<string, Record<string, Record<string, unknown>>> } & Record<
+  string,
+  unknown
+>;
 
 const filesOf = new WeakMap<TerraformStack, StackFile[]>();
 
@@ -43,20 +51,24 @@ export class StackFile extends Construct {
     stack.synthesizer = {
       synthesize: (session: ISynthesisSession) => {
         original.synthesize(session);
-        const dir = join(session.outdir, session.manifest.forStack(stack).workingDirectory);
-        for (const file of filesOf.get(stack) ?? []) file.write(dir);
+        const manifest = session.manifest.forStack(stack);
+        const dir = join(session.outdir, manifest.workingDirectory);
+        const synthesized = JSON.parse(
+          readFileSync(join(session.outdir, manifest.synthesizedStackPath), "utf8"),
+        ) as SynthesizedStack;
+        for (const file of filesOf.get(stack) ?? []) file.write(dir, synthesized);
       },
     };
   }
 
-  /** The file's content, as it will be written. */
-  public content(): string {
-    return this.props.content();
+  /** The file's content, as it will be written, given the stack's synthesized JSON (`Testing.synth(stack)`, parsed). */
+  public content(synthesized: SynthesizedStack): string {
+    return this.props.content(synthesized);
   }
 
-  private write(dir: string): void {
+  private write(dir: string, synthesized: SynthesizedStack): void {
     const file = join(dir, this.props.path);
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, this.content(), { mode: this.props.executable ? 0o755 : 0o644 });
+    writeFileSync(file, this.content(synthesized), { mode: this.props.executable ? 0o755 : 0o644 });
   }
 }

@@ -16,3 +16,20 @@ export function resolvedAttributes(resource: TerraformResource, only?: readonly 
   const picked = only ? Object.fromEntries(only.map((a) => [a, block[a]])) : block;
   return resolveIn(resource, picked) as Record<string, unknown>;
 }
+
+/**
+ * Runs `build` with cdktf's creation stack traces left empty. cdktf records a formatted stack trace for every
+ * attribute reference a generated resource creates (a libvirt_domain creates about 60), and formatting them grows
+ * with the call depth a construct library adds: it was half the synth time of a 1000-domain fleet. cdktf reads
+ * these traces only to point at the creation site in a token-resolution error; for these resources that site is
+ * the backend's renderer, named in the error anyway. The hook is restored before returning, also on a throw.
+ */
+export function withoutCreationStacks<T>(build: () => T): T {
+  const previous = Error.prepareStackTrace;
+  Error.prepareStackTrace = () => "";
+  try {
+    return build();
+  } finally {
+    Error.prepareStackTrace = previous;
+  }
+}

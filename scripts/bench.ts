@@ -1,9 +1,10 @@
 /**
- * `npm run bench`: synth time and peak memory of GPU VM fleets (10, 100, 1000 VMs) built with this library,
- * against a baseline in the same run that writes the same Terraform with raw provider classes, plus the wall time
- * of the example app (`node dist/main.js`) next to a bare cdktf app.
+ * `npm run bench`: synth time and peak memory of GPU VM fleets (10, 100, 1000 VMs) built with this library, on
+ * vSphere and on libvirt, against a baseline in the same run that writes the same Terraform with raw provider classes
+ * (`vsphere_virtual_machine`; `libvirt_domain` with its volumes and cloud-init), plus the wall time of the example
+ * app (`node dist/main.js`) next to a bare cdktf app.
  *
- * Every measurement runs in its own child Node process (this file, `--child <case> <vms>`), so the peak RSS is
+ * Every measurement runs in its own child Node process (this file, `--child <backend> <case> <vms>`), so the peak RSS is
  * that case's alone and no run warms the JIT or the module cache for the next. Library and baseline runs alternate
  * (A B A B ...) so that noise from other processes on a shared machine hits both alike; medians are reported.
  * Targets are informational: the script exits 0 when over them and non-zero only when a child fails.
@@ -15,6 +16,8 @@ import { join, resolve } from "path";
 import type { Fleet } from "../lib/fleet/schema";
 
 type Case = "library" | "baseline";
+type Backend = "vsphere" | "libvirt";
+const BACKENDS: Backend[] = ["vsphere", "libvirt"];
 
 /** What a child reports, as one JSON line on stdout. */
 interface Sample {
@@ -34,8 +37,9 @@ const GPUS_PER_HOST = 4;
 const ADDRESSES = ["0000:3b:00.0", "0000:5e:00.0", "0000:af:00.0", "0000:d8:00.0"];
 const TEMPLATE = "ubuntu-2204-efi";
 const DATACENTER = "DC-BENCH";
+const BASE_IMAGE = "/var/lib/libvirt/images/noble.img";
 const TARGET_RATIO = 1.3;
-const TARGET_APP_MS = 600;
+const TARGET_APP_MS = 800;
 
 /** BENCH_RUNS=n sets every repeat count (e.g. BENCH_RUNS=1 for a quick check). */
 function runsFor(vms: number | "app"): number {
@@ -44,8 +48,37 @@ function runsFor(vms: number | "app"): number {
   return vms === "app" ? 7 : vms >= 1000 ? 3 : 5;
 }
 
-/** N VMs with one A100 80GB each, on N/4 ESXi hosts of four GPUs, in one site: what a GPU farm looks like. */
-function benchFleet(vms: number): Fleet {
+/** N VMs with one A100 80GB each, on N/4 hosts of four GPUs, in one site: what a GPU farm looks like. */
+function benchFleet(backend: Backend, vms: number): Fleet {
+  return backend === "vsphere" ? vsphereFleet(vms) : libvirtFleet(vms);
+}
+
+function libvirtFleet(vms: number): Fleet {
+  const hosts = Array.from({ length: Math.ceil(vms / GPUS_PER_HOST) }, (_, i) => ({
+    name: `kvm-gpu-${i}`,
+    site: "bench",
+    libvirt: {
+      uri: `qemu+ssh://root@kvm-gpu-${i}.bench.example.com/system`,
+      cpuVendor: "intel" as const,
+      iommuGroups: ADDRESSES.map((address, g) => ({ id: 40 + g, devices: [address] })),
+    },
+    gpus: ADDRESSES.map((address) => ({ address, model: "nvidia-a100-80gb" })),
+  }));
+  return {
+    sites: [{ name: "bench", libvirt: {} }],
+    hosts,
+    vms: Array.from({ length: vms }, (_, i) => ({
+      name: `gpu-vm-${i}`,
+      host: hosts[Math.floor(i / GPUS_PER_HOST)].name,
+      gpus: [ADDRESSES[i % GPUS_PER_HOST]],
+      cpus: 16,
+      memoryGib: 128,
+      libvirt: { baseImage: BASE_IMAGE },
+    })),
+  };
+}
+
+function vsphereFleet(vms: number): Fleet {
   const hosts = Array.from({ length: Math.ceil(vms / GPUS_PER_HOST) }, (_, i) => ({
     name: `esx-gpu-${i}.bench.example.com`,
     site: "bench",
@@ -69,12 +102,17 @@ function benchFleet(vms: number): Fleet {
 
 // ---- child side: one case, one size, one JSON line on stdout ----
 
-async function child(kind: Case, vms: number): Promise<void> {
+async function child(backend: Backend, kind: Case, vms: number): Promise<void> {
   const outdir = mkdtempSync(join(tmpdir(), "bench-synth-"));
   try {
-    const fleet = benchFleet(vms); // the input, built before the clock starts in both cases
+    const fleet = benchFleet(backend, vms); // the input, built before the clock starts in both cases
     const loadStart = performance.now();
-    const synth = kind === "library" ? await loadLibrary(fleet, outdir) : await loadBaseline(fleet, outdir);
+    const synth =
+      kind === "library"
+        ? await loadLibrary(fleet, outdir)
+        : backend === "vsphere"
+          ? await loadBaseline(fleet, outdir)
+          : await loadLibvirtBaseline(fleet, outdir);
     const [synthStart, cpuStart] = [performance.now(), process.cpuUsage()];
     synth();
     const [end, cpu] = [performance.now(), process.cpuUsage(cpuStart)];
@@ -100,6 +138,127 @@ async function loadLibrary(fleet: Fleet, outdir: string): Promise<() => void> {
     const app = new PassthroughApp({ outdir });
     buildFleetStacks(app, fleet);
     app.synth(); // validates every construct of the app first, as users get it
+  };
+}
+
+/** The same libvirt Terraform written by hand: a provider per host, and per VM its volumes, seed and domain. */
+async function loadLibvirtBaseline(fleet: Fleet, outdir: string): Promise<() => void> {
+  const { App, LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } = await import("cdktf");
+  const { LibvirtProvider } = await import("../.gen/providers/libvirt/provider");
+  const { Domain } = await import("../.gen/providers/libvirt/domain");
+  const { Volume } = await import("../.gen/providers/libvirt/volume");
+  const { CloudinitDisk } = await import("../.gen/providers/libvirt/cloudinit-disk");
+  return () => {
+    const app = new App({ outdir });
+    const stack = new TerraformStack(app, "bench");
+    new LocalBackend(stack, { path: "../../../terraform.bench.tfstate" });
+    const providers = new Map(
+      fleet.hosts.map((h) => {
+        const alias = h.name.replace(/[^A-Za-z0-9]/g, "_");
+        const uri = new TerraformVariable(stack, `libvirt_uri_${alias}`, {
+          type: "string",
+          sensitive: true,
+          nullable: true,
+        });
+        uri.addOverride("default", h.libvirt?.uri);
+        new TerraformOutput(stack, `host_steps_${alias}`, {
+          value: [
+            "bios: enable VT-d",
+            "intel_iommu=on iommu=pt vfio-pci.ids=10de:20b5",
+            "update-initramfs -u",
+            "reboot",
+          ],
+        });
+        return [h.name, new LibvirtProvider(stack, `libvirt-${alias}`, { alias, uri: uri.stringValue })];
+      }),
+    );
+    for (const v of fleet.vms) {
+      const provider = providers.get(v.host);
+      const address = typeof v.gpus === "number" ? ADDRESSES[0] : v.gpus[0];
+      const bus = parseInt(address.slice(5, 7), 16);
+      const boot = new Volume(stack, `${v.name}-boot`, {
+        provider,
+        name: `${v.name}-boot.qcow2`,
+        pool: "default",
+        capacity: 40 * 1024 ** 3,
+        target: { format: { type: "qcow2" } },
+        backingStore: { path: BASE_IMAGE, format: { type: "qcow2" } },
+      });
+      const seed = new CloudinitDisk(stack, `${v.name}-seed`, {
+        provider,
+        name: `${v.name}-cloudinit`,
+        userData: `#cloud-config\nhostname: ${v.name}\n`,
+        metaData: `instance-id: ${v.name}\nlocal-hostname: ${v.name}\n`,
+      });
+      const iso = new Volume(stack, `${v.name}-iso`, {
+        provider,
+        name: `${v.name}-cloudinit.iso`,
+        pool: "default",
+        target: { format: { type: "raw" } },
+        create: { content: { url: seed.path } },
+      });
+      new Domain(stack, v.name, {
+        provider,
+        dependsOn: [boot, iso],
+        name: v.name,
+        type: "kvm",
+        description: `GPU passthrough VM: ${address} NVIDIA A100 80GB PCIe`,
+        memory: v.memoryGib * 1024,
+        memoryUnit: "MiB",
+        vcpu: v.cpus,
+        running: true,
+        autostart: false,
+        update: { shutdown: { timeout: 300 } },
+        destroy: { graceful: true, shutdown: { timeout: 300 } },
+        os: {
+          type: "hvm",
+          typeArch: "x86_64",
+          typeMachine: "q35",
+          loader: "/usr/share/OVMF/OVMF_CODE_4M.fd",
+          loaderReadonly: "yes",
+          loaderType: "pflash",
+          loaderSecure: "no",
+          nvRam: {
+            nvRam: `/var/lib/libvirt/qemu/nvram/${v.name}_VARS.fd`,
+            template: "/usr/share/OVMF/OVMF_VARS_4M.fd",
+          },
+          bootDevices: [{ dev: "hd" }],
+        },
+        cpu: {
+          mode: "host-passthrough",
+          check: "none",
+          topology: { sockets: 1, dies: 1, cores: v.cpus, threads: 1 },
+          maxPhysAddr: { mode: "passthrough" },
+        },
+        memoryBacking: { memoryLocked: true },
+        features: { acpi: true, apic: {}, ioapic: { driver: "kvm" } },
+        devices: {
+          disks: [
+            {
+              device: "disk",
+              driver: { name: "qemu", type: "qcow2" },
+              source: { volume: { pool: "default", volume: `${v.name}-boot.qcow2` } },
+              target: { dev: "vda", bus: "virtio" },
+            },
+            {
+              device: "cdrom",
+              source: { volume: { pool: "default", volume: `${v.name}-cloudinit.iso` } },
+              target: { dev: "sda", bus: "sata" },
+              readOnly: true,
+            },
+          ],
+          interfaces: [{ source: { network: { network: "default" } }, model: { type: "virtio" } }],
+          hostdevs: [
+            {
+              managed: true,
+              subsysPci: { source: { address: { domain: 0, bus, slot: 0, function: 0 } }, driver: { name: "vfio" } },
+            },
+          ],
+        },
+        qemuCommandline: { args: [{ value: "-fw_cfg" }, { value: "name=opt/ovmf/X-PciMmio64Mb,string=262144" }] },
+      });
+    }
+    app.synth();
   };
 }
 
@@ -184,7 +343,8 @@ function outputShape(file: string): string {
     counts.push(...blocks.map(([type, items]) => `${kind}.${type}=${Object.keys(items).length}`));
   }
   for (const kind of ["output", "variable"]) counts.push(`${kind}=${Object.keys(json[kind] ?? {}).length}`);
-  const vm = Object.values((json.resource as Blocks | undefined)?.vsphere_virtual_machine ?? {})[0] ?? {};
+  const resources = (json.resource as Blocks | undefined) ?? {};
+  const vm = Object.values(resources.vsphere_virtual_machine ?? resources.libvirt_domain ?? {})[0] ?? {};
   const attributes = Object.keys(vm).filter((k) => k !== "//");
   return `${counts.sort().join(" ")} vm:${attributes.sort().join(",")}`;
 }
@@ -192,11 +352,11 @@ function outputShape(file: string): string {
 // ---- parent side: spawn, collect, print ----
 
 /** Runs a child and returns its sample; a failed child ends the benchmark with its output. */
-function runChild(kind: Case, vms: number): Sample {
-  const args = [__filename, "--child", kind, String(vms)];
+function runChild(backend: Backend, kind: Case, vms: number): Sample {
+  const args = [__filename, "--child", backend, kind, String(vms)];
   const r = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 2 ** 26 });
   const line = r.stdout?.trim().split("\n").pop();
-  if (r.status !== 0 || !line) fail(`child ${kind} ${vms}`, r);
+  if (r.status !== 0 || !line) fail(`child ${backend} ${kind} ${vms}`, r);
   return JSON.parse(line) as Sample;
 }
 
@@ -237,31 +397,43 @@ const verdict = (ok: boolean) => (ok ? "ok" : "OVER");
 
 function parent(): void {
   // One discarded pair first: the first process to read node_modules from a cold page cache would pay for it.
-  runChild("library", 10);
-  runChild("baseline", 10);
+  runChild("vsphere", "library", 10);
+  runChild("vsphere", "baseline", 10);
 
   console.log(row(COLUMNS));
-  let at1000: { time: number; memory: number } | undefined;
-  for (const vms of SIZES) {
-    const samples: Record<Case, Sample[]> = { library: [], baseline: [] };
-    for (let i = 0; i < runsFor(vms); i++) {
-      samples.library.push(runChild("library", vms)); // A B A B: noise hits both alike
-      samples.baseline.push(runChild("baseline", vms));
+  const at1000: Record<string, number> = {};
+  for (const backend of BACKENDS)
+    for (const vms of SIZES) {
+      const samples: Record<Case, Sample[]> = { library: [], baseline: [] };
+      for (let i = 0; i < runsFor(vms); i++) {
+        samples.library.push(runChild(backend, "library", vms)); // A B A B: noise hits both alike
+        samples.baseline.push(runChild(backend, "baseline", vms));
+      }
+      type Key = Exclude<keyof Sample, "shape">;
+      const [lib, base] = (["library", "baseline"] as const).map(
+        (kind) => (key: Key) => median(samples[kind].map((s) => s[key])),
+      );
+      const ratio = (key: Key) => times(lib(key) / base(key));
+      if (vms === 1000) {
+        at1000[`${backend} time`] = lib("synthMs") / base("synthMs");
+        at1000[`${backend} memory`] = lib("rssMb") / base("rssMb");
+      }
+      const cells = [
+        `${backend} fleet`,
+        vms,
+        runsFor(vms),
+        lib("loadMs"),
+        base("loadMs"),
+        lib("synthMs"),
+        base("synthMs"),
+      ];
+      cells.push(ratio("synthMs"), ratio("cpuMs"), lib("rssMb"), base("rssMb"), ratio("rssMb"));
+      console.log(row([...cells, lib("heapMb"), base("heapMb")]));
+      const shapes = [samples.library[0].shape, samples.baseline[0].shape];
+      if (shapes[0] !== shapes[1]) {
+        console.log(`  note: the baseline no longer writes what the library writes:\n    ${shapes.join("\n    ")}`);
+      }
     }
-    type Key = Exclude<keyof Sample, "shape">;
-    const [lib, base] = (["library", "baseline"] as const).map(
-      (kind) => (key: Key) => median(samples[kind].map((s) => s[key])),
-    );
-    const ratio = (key: Key) => times(lib(key) / base(key));
-    if (vms === 1000) at1000 = { time: lib("synthMs") / base("synthMs"), memory: lib("rssMb") / base("rssMb") };
-    const cells = ["vsphere fleet", vms, runsFor(vms), lib("loadMs"), base("loadMs"), lib("synthMs"), base("synthMs")];
-    cells.push(ratio("synthMs"), ratio("cpuMs"), lib("rssMb"), base("rssMb"), ratio("rssMb"));
-    console.log(row([...cells, lib("heapMb"), base("heapMb")]));
-    const shapes = [samples.library[0].shape, samples.baseline[0].shape];
-    if (shapes[0] !== shapes[1]) {
-      console.log(`  note: the baseline no longer writes what the library writes:\n    ${shapes.join("\n    ")}`);
-    }
-  }
   console.log("ms: median synth time in the child, from constructing the app to cdk.tf.json written (load: requiring");
   console.log("the modules before that); cpu: user + system time of the synth; MB: peak RSS of the child process;");
   console.log("heap: V8 heap used after synth.\n");
@@ -279,7 +451,7 @@ function parent(): void {
   console.log(`example app, node dist/main.js with fleet.yaml: ${appMs.toFixed(0)} ms (median of ${appTimes.length})`);
   const bareMs = median(bareTimes).toFixed(0);
   console.log(`bare cdktf app, one empty stack:                ${bareMs} ms (starting Node and cdktf)\n`);
-  for (const [what, ratio] of Object.entries(at1000 ?? {})) {
+  for (const [what, ratio] of Object.entries(at1000)) {
     const ok = ratio <= TARGET_RATIO;
     console.log(`target: synth ${what} at 1000 VMs <= ${TARGET_RATIO}x baseline: ${times(ratio)} ${verdict(ok)}`);
   }
@@ -287,9 +459,11 @@ function parent(): void {
 }
 
 if (process.argv[2] === "--child") {
-  const [kind, vms] = [process.argv[3], Number(process.argv[4])];
-  if ((kind !== "library" && kind !== "baseline") || !(vms > 0)) throw new Error("usage: --child library|baseline N");
-  child(kind, vms).catch((e: unknown) => {
+  const [backend, kind, vms] = [process.argv[3], process.argv[4], Number(process.argv[5])];
+  if ((backend !== "vsphere" && backend !== "libvirt") || (kind !== "library" && kind !== "baseline") || !(vms > 0)) {
+    throw new Error("usage: --child vsphere|libvirt library|baseline N");
+  }
+  child(backend, kind, vms).catch((e: unknown) => {
     console.error(e);
     process.exit(1);
   });

@@ -93,9 +93,14 @@ export function buildManifest(stack: TerraformStack): PassthroughManifest {
   const all = stack.node.findAll();
   const hosts = all.filter((c): c is PassthroughHost => c instanceof PassthroughHost);
   const vms = all.filter((c): c is GpuPassthroughVm => c instanceof GpuPassthroughVm);
-  const files = StackFile.of(stack);
-  const filesUnder = (scope: IConstruct): string[] =>
-    files.filter((f) => f.node.path.startsWith(`${scope.node.path}/`)).map((f) => f.path);
+  // Indexes, so that the manifest of a 1000-VM stack costs a pass, not a pass per VM.
+  const filesByScope = new Map<string, string[]>();
+  for (const f of StackFile.of(stack)) {
+    const scope = f.node.scope?.node.path ?? "";
+    filesByScope.set(scope, [...(filesByScope.get(scope) ?? []), f.path]);
+  }
+  const filesUnder = (scope: IConstruct): string[] => filesByScope.get(scope.node.path) ?? [];
+  const holder = new Map(vms.flatMap((vm) => vm.gpus.map((g) => [g, vm.vmName] as const)));
   const address = (r: { terraformResourceType: string; friendlyUniqueId: string }): string =>
     `${r.terraformResourceType}.${r.friendlyUniqueId}`;
 
@@ -113,7 +118,7 @@ export function buildManifest(stack: TerraformStack): PassthroughManifest {
         role: g.role,
         functions: g.functions.map(String),
         mappedMib: mappedMib(g.model),
-        vm: vms.find((vm) => vm.host === host && vm.gpus.includes(g))?.vmName,
+        vm: holder.get(g),
       })),
       steps: host.hostSteps(),
       files: filesUnder(host),

@@ -9,7 +9,6 @@ import type { PassthroughHost } from "../../host";
 import { IommuGroup, IommuGroupProps, parseIommuGroups } from "../../pci/iommu";
 import { Problem } from "../../problems";
 import { StackFile } from "../../stack-file";
-import { resolvedAttributes } from "../../tokens";
 import type { GpuPassthroughVm } from "../../vm";
 import { BackendLimits, HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
 import { HostDistro, OvmfPaths, ovmfPaths } from "./distro";
@@ -70,7 +69,7 @@ export class LibvirtBackend implements HypervisorBackend {
   public readonly constraints = [
     "no live migration and no memory snapshots: QEMU cannot save a VFIO device's state",
     "the domain's memory is locked on the host for as long as it runs",
-    "every change to the domain but its name stops and restarts it (provider 0.9.7 redefines the domain)",
+    "every change to the domain stops and restarts it (provider 0.9.7 redefines it); a new name or type replaces it",
     "a change to the boot volume cannot be applied in place (provider 0.9.7): replace the volume",
   ];
 
@@ -160,7 +159,8 @@ export class LibvirtHostBinding implements HostBinding {
     const { domain } = rendered;
     new StackFile(vm, "domain-xml", {
       path: `domains/${vm.vmName}.xml`,
-      content: () => domainXml(resolvedAttributes(domain)),
+      content: (synthesized) =>
+        domainXml(synthesized.resource?.[domain.terraformResourceType]?.[domain.friendlyUniqueId] ?? {}),
     });
     return { resource: domain, validate: () => libvirtVmProblems(vm, this.iommuGroups) };
   }

@@ -11,6 +11,7 @@ import { Volume } from "../../../.gen/providers/libvirt/volume";
 import type { HostGpu } from "../../host";
 import { MmioRequirement } from "../../mmio";
 import { PciAddress } from "../../pci/address";
+import { withoutCreationStacks } from "../../tokens";
 import type { GpuPassthroughVm } from "../../vm";
 import { OvmfPaths } from "./distro";
 import { LibvirtVmOptions } from "./vm-options";
@@ -167,6 +168,10 @@ export const bootVolumeName = (vm: GpuPassthroughVm): string => `${vm.vmName}-bo
 export const cloudInitVolumeName = (vm: GpuPassthroughVm): string => `${vm.vmName}-cloudinit.iso`;
 
 export function renderDomain(vm: GpuPassthroughVm, placement: DomainPlacement): RenderedDomain {
+  return withoutCreationStacks(() => buildResources(vm, placement));
+}
+
+function buildResources(vm: GpuPassthroughVm, placement: DomainPlacement): RenderedDomain {
   const opts = vm.props.libvirt ?? { baseImage: "" };
   const provider = placement.provider;
   const bootVolume = new Volume(vm, "boot", {
