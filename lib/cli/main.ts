@@ -9,6 +9,7 @@ import { registerDiscover } from "./discover";
 import { CliError, CliIo, EXIT, processIo } from "./io";
 import { registerMmio } from "./mmio";
 import { registerPreflight } from "./preflight";
+import { registerReport } from "./report";
 
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command("gpu-passthrough");
@@ -21,11 +22,15 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       outputError: (s, write) => write(`gpu-passthrough: ${s}`),
     })
     .showHelpAfterError("(add --help for usage)")
-    .description("GPU passthrough VMs as code: check hosts, describe them for the fleet file, size MMIO windows.")
+    .description(
+      "GPU passthrough VMs as code: check hosts, describe them for the fleet file, size MMIO windows, report on " +
+        "synthesized stacks and plans for reviewers.",
+    )
     .addHelpText("after", "\nRun gpu-passthrough <command> --help for a command's options.");
   registerPreflight(program, io, setExit);
   registerDiscover(program, io, setExit);
   registerMmio(program, io, setExit);
+  registerReport(program, io, setExit);
   return program;
 }
 

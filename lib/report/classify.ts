@@ -109,7 +109,9 @@ function classifyUpdate(
         why: `provider 0.9.7 applies any domain change (here ${list}) by redefining the domain: it stops and restarts it`,
       };
     case LIBVIRT_VOLUME: {
-      const fixed = names.filter((n) => !LIBVIRT_VOLUME_UPDATABLE.includes(n));
+      // Computed values (id, path) that become unknown follow from a rename; only set values decide.
+      const set = attributes.filter((a) => !a.knownAfterApply).map((a) => a.path.split(".")[0]);
+      const fixed = [...new Set(set)].filter((n) => !LIBVIRT_VOLUME_UPDATABLE.includes(n));
       return fixed.length
         ? {
             kind: "unsupported-update",

@@ -54,11 +54,11 @@ function readStack(outdir: string, name: string): SynthStack {
   if (!isObject(manifest) || manifest.version !== MANIFEST_VERSION) {
     const version = isObject(manifest) ? JSON.stringify(manifest.version) : "none";
     throw new SynthOutputError(
-      `${manifestPath} has version ${version}; this report reads version ${MANIFEST_VERSION}: synthesize again with this package`,
+      `${join(outdir, manifestPath)} has version ${version}; this report reads version ${MANIFEST_VERSION}: synthesize again with this package`,
     );
   }
   if (!Array.isArray(manifest.hosts) || !Array.isArray(manifest.vms)) {
-    throw new SynthOutputError(`${manifestPath} has no hosts and vms lists: synthesize again`);
+    throw new SynthOutputError(`${join(outdir, manifestPath)} has no hosts and vms lists: synthesize again`);
   }
   const m = manifest as unknown as PassthroughManifest;
   const hostPrep = new Map<string, HostPrepPlan>();
@@ -69,21 +69,22 @@ function readStack(outdir: string, name: string): SynthStack {
   return { name, manifest: m, hostPrep };
 }
 
-/** Reads a JSON file of the output; `path` is relative to outdir and is how errors name it. */
+/** Reads a JSON file of the output; `path` is relative to outdir. */
 function readJson(outdir: string, path: string): unknown {
+  const file = join(outdir, path);
   let text: string;
   try {
-    text = readFileSync(join(outdir, path), "utf8");
+    text = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new SynthOutputError(
-      `cannot read ${path}: ${code === "ENOENT" ? "no such file" : (e as Error).message}; synthesize again`,
+      `cannot read ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}; synthesize again`,
     );
   }
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new SynthOutputError(`${path} is not JSON (${(e as Error).message}); synthesize again`);
+    throw new SynthOutputError(`${file} is not JSON (${(e as Error).message}); synthesize again`);
   }
 }
 

@@ -69,7 +69,9 @@ function hideHypervisor(vm: ManifestVm): VmSetting {
 }
 
 function devices(vm: ManifestVm): VmSetting {
-  const gpus = vm.gpus.map((g) => `${g.gpu} ${g.model} (${g.functions.length} function${plural(g.functions.length)})`);
+  const gpus = vm.gpus.map(
+    (g) => `${g.model} at ${g.gpu}: ${g.functions.length} function${plural(g.functions.length)}`,
+  );
   return {
     setting: "devices",
     value: vm.pciFunctions.join(", ") || "none",

@@ -1,0 +1,208 @@
+/**
+ * The rules that turn one planned change into what a reviewer needs to know (in place, reboot, replace, create,
+ * delete, an update the provider cannot apply), the GPUs a VM holds in a plan, and the plan parser's refusals.
+ */
+import { VSPHERE_POWER_OFF, changedAttributes, classifyChange, vmPciFunctions } from "../lib/report/classify";
+import { compactFunctions } from "../lib/report/markdown";
+import { PlanChange, PlanError, PlanResourceChange, effectiveChanges, parsePlan } from "../lib/report/plan";
+
+function rc(type: string, change: Partial<PlanChange> & Pick<PlanChange, "actions">, extra = {}): PlanResourceChange {
+  return {
+    address: `${type}.x_ABCDEF12`,
+    type,
+    name: "x_ABCDEF12",
+    change: { before: null, after: null, ...change },
+    ...extra,
+  };
+}
+
+const vsphere = (before: Record<string, unknown>, after: Record<string, unknown>) =>
+  rc("vsphere_virtual_machine", {
+    actions: ["update"],
+    before: { name: "vm", ...before },
+    after: { name: "vm", ...after },
+  });
+
+describe("vsphere_virtual_machine updates", () => {
+  const changes: Record<string, [unknown, unknown]> = {
+    pci_device_id: [["0000:3b:00.0"], ["0000:5e:00.0"]],
+    extra_config: [{ "pciPassthru.64bitMMIOSizeGB": "128" }, { "pciPassthru.64bitMMIOSizeGB": "256" }],
+    num_cpus: [8, 16],
+    num_cores_per_socket: [8, 4],
+    memory: [65536, 131072],
+    memory_reservation: [65536, 131072],
+    firmware: ["bios", "efi"],
+    efi_secure_boot_enabled: [false, true],
+    hardware_version: [19, 21],
+  };
+
+  test("the table covers every power-off attribute", () => {
+    expect(Object.keys(changes).sort()).toEqual([...VSPHERE_POWER_OFF].sort());
+  });
+
+  test.each(Object.entries(changes))("%s needs a power-off: reboot", (attr, [before, after]) => {
+    const c = classifyChange(vsphere({ [attr]: before }, { [attr]: after }));
+    expect(c.kind).toBe("reboot");
+    expect(c.why).toMatch(new RegExp(`^${attr} cannot change while a VM with a passthrough device runs`));
+  });
+
+  test.each([
+    ["annotation", "", "team A"],
+    ["folder", "", "gpu"],
+    ["custom_attributes", {}, { "101": "ml" }],
+    ["tags", [], ["urn:vmomi:InventoryServiceTag:1"]],
+    ["name", "vm", "vm-2"],
+  ])("%s changes in place", (attr, before, after) => {
+    expect(classifyChange(vsphere({ [attr]: before }, { [attr]: after })).kind).toBe("update-in-place");
+  });
+
+  test("a power-off attribute known only after apply still means a reboot", () => {
+    const change = rc("vsphere_virtual_machine", {
+      actions: ["update"],
+      before: { pci_device_id: ["0000:3b:00.0"] },
+      after: {},
+      after_unknown: { pci_device_id: true },
+    });
+    expect(classifyChange(change)).toMatchObject({
+      kind: "reboot",
+      attributes: [{ path: "pci_device_id", knownAfterApply: true }],
+    });
+  });
+
+  test("values are shown for plain settings only, never for extra_config or sensitive ones", () => {
+    const change = rc("vsphere_virtual_machine", {
+      actions: ["update"],
+      before: { num_cpus: 8, memory: 1024, extra_config: { "guestinfo.userdata": "c2VjcmV0" } },
+      after: { num_cpus: 16, memory: 2048, extra_config: { "guestinfo.userdata": "bmV3LXNlY3JldA==" } },
+      before_sensitive: { memory: true },
+      after_sensitive: {},
+    });
+    const attrs = changedAttributes(change);
+    expect(attrs).toEqual([
+      { path: "extra_config.guestinfo.userdata" },
+      { path: "memory" },
+      { path: "num_cpus", before: "8", after: "16" },
+    ]);
+    expect(JSON.stringify(classifyChange(change))).not.toMatch(/c2VjcmV0|bmV3|1024|2048/);
+  });
+});
+
+describe("libvirt", () => {
+  test("any libvirt_domain update stops and restarts the domain", () => {
+    for (const [before, after] of [
+      [{ vcpu: 4 }, { vcpu: 8 }],
+      [{ autostart: false }, { autostart: true }],
+      [{ description: "a" }, { description: "b" }],
+    ]) {
+      expect(classifyChange(rc("libvirt_domain", { actions: ["update"], before, after })).kind).toBe("reboot");
+    }
+  });
+
+  test("a replacement says which attribute forces it, from replace_paths", () => {
+    const change = rc(
+      "libvirt_domain",
+      { actions: ["delete", "create"], before: { name: "a" }, after: { name: "b" }, replace_paths: [["name"]] },
+      { action_reason: "replace_because_cannot_update" },
+    );
+    expect(classifyChange(change)).toMatchObject({ kind: "replace", why: "the provider cannot update name in place" });
+  });
+
+  test("a libvirt_volume update fails unless it only renames or moves the volume", () => {
+    const update = (before: object, after: object, after_unknown = {}) =>
+      classifyChange(rc("libvirt_volume", { actions: ["update"], before, after, after_unknown }));
+    const resize = update({ name: "v", capacity: 1 }, { name: "v", capacity: 2 });
+    expect(resize.kind).toBe("unsupported-update");
+    expect(resize.why).toContain("-replace=libvirt_volume.x_ABCDEF12");
+    expect(update({ name: "a", id: "/p/a", path: "/p/a" }, { name: "b" }, { id: true, path: true }).kind).toBe(
+      "update-in-place",
+    );
+    expect(update({ pool: "default" }, { pool: "fast" }).kind).toBe("update-in-place");
+  });
+
+  test("hostdev addresses (decimal numbers) are read as PCI functions", () => {
+    const hostdev = (bus: number, fn: number) => ({
+      subsys_pci: { source: { address: { domain: 0, bus, slot: 0, function: fn } } },
+    });
+    const values = { devices: { hostdevs: [hostdev(11, 1), hostdev(11, 0), hostdev(175, 0)] } };
+    expect(vmPciFunctions("libvirt_domain", values)).toEqual(["0000:0b:00.0", "0000:0b:00.1", "0000:af:00.0"]);
+    expect(vmPciFunctions("libvirt_domain", values, { devices: { hostdevs: true } })).toBeUndefined();
+    expect(vmPciFunctions("libvirt_domain", null)).toBeUndefined();
+  });
+});
+
+describe("actions", () => {
+  test.each([
+    [["create"], "create"],
+    [["delete"], "delete"],
+    [["delete", "create"], "replace"],
+    [["create", "delete"], "replace"],
+    [["update"], "update-in-place"],
+  ])("%j is %s", (actions, kind) => {
+    const change = rc("terraform_data", {
+      actions: actions as PlanChange["actions"],
+      before: { a: 1 },
+      after: { a: 2 },
+    });
+    expect(classifyChange(change).kind).toBe(kind);
+  });
+
+  test("create-before-destroy and Terraform's reasons are explained", () => {
+    const tainted = rc(
+      "libvirt_domain",
+      { actions: ["create", "delete"] },
+      { action_reason: "replace_because_tainted" },
+    );
+    expect(classifyChange(tainted).why).toBe(
+      "the object is tainted (a failed create, or terraform taint) (the new one is created before the old one is destroyed)",
+    );
+  });
+
+  test("no-op, read, data sources and deposed objects are not changes", () => {
+    const plan = parsePlan(
+      JSON.stringify({
+        format_version: "1.2",
+        planned_values: {},
+        resource_changes: [
+          rc("libvirt_domain", { actions: ["no-op"] }),
+          rc("libvirt_domain", { actions: ["read"] }),
+          rc("vsphere_host", { actions: ["read"] }, { mode: "data" }),
+          rc("libvirt_domain", { actions: ["delete"] }, { deposed: "00000001" }),
+          rc("libvirt_domain", { actions: ["update"] }),
+        ],
+      }),
+    );
+    expect(effectiveChanges(plan).map((c) => c.change.actions)).toEqual([["update"]]);
+  });
+});
+
+describe("parsePlan refuses what is not a plan, saying why", () => {
+  test.each([
+    ["{", /^not JSON \(/],
+    ["[]", /^not a Terraform plan in JSON: no format_version/],
+    [JSON.stringify({ format_version: "2.0", planned_values: {} }), /^plan format_version 2\.0 is not supported/],
+    [JSON.stringify({ format_version: "1.0", values: {} }), /^a Terraform state, not a plan/],
+    [JSON.stringify({ format_version: "1.2", resource_changes: {} }), /^resource_changes is not a list$/],
+    [
+      JSON.stringify({ format_version: "1.2", resource_changes: [{ type: "t" }] }),
+      /^resource_changes\[0\] has no address/,
+    ],
+    [
+      JSON.stringify({
+        format_version: "1.2",
+        resource_changes: [{ address: "t.x", type: "t", change: { actions: ["move"] } }],
+      }),
+      /^resource_changes\[0\] \(t\.x\) has no valid change\.actions/,
+    ],
+  ])("%s", (text, message) => {
+    expect(() => parsePlan(text)).toThrow(PlanError);
+    expect(() => parsePlan(text)).toThrow(message);
+  });
+
+  test("a plan without changes is a plan", () => {
+    expect(effectiveChanges(parsePlan(JSON.stringify({ format_version: "1.2", planned_values: {} })))).toEqual([]);
+  });
+});
+
+test("functions of one device are shown together", () => {
+  expect(compactFunctions(["0000:0b:00.0", "0000:0b:00.1", "0000:3b:00.0"])).toBe("0000:0b:00.{0,1}, 0000:3b:00.0");
+});
