@@ -6,7 +6,7 @@
 import { TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { HypervisorBackend } from "../lib/backends/backend";
-import { StackPlan, resolveState } from "../lib/fleet/layout";
+import { StackPlan, resolveState, terraformName } from "../lib/fleet/layout";
 import { FleetHost, FleetVm } from "../lib/fleet/schema";
 import { PassthroughHost } from "../lib/host";
 import { GpuPassthroughVm, GpuPassthroughVmProps } from "../lib/vm";
@@ -91,7 +91,5 @@ export abstract class SiteStack extends TerraformStack {
   }
 }
 
-/** `esx-01.example.com` → `esx_01_example_com`: host names as Terraform identifiers. */
-export function terraformName(name: string): string {
-  return name.replace(/[^A-Za-z0-9]/g, "_");
-}
+/** Host names as Terraform identifiers; defined with the stack layout, which the loader checks. */
+export { terraformName };

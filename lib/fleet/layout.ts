@@ -25,6 +25,14 @@ function stackSafe(hostName: string): string {
   return hostName.toLowerCase().replace(/[^a-z0-9-]+/g, "-");
 }
 
+/**
+ * `esx-01.example.com` → `esx_01_example_com`: host names as Terraform identifiers (provider alias, variable and
+ * output names). Here so that the loader can refuse two hosts of one stack that would get the same name.
+ */
+export function terraformName(name: string): string {
+  return name.replace(/[^A-Za-z0-9]/g, "_");
+}
+
 /** A state backend with its stack's values filled in. */
 export type ResolvedState =
   | { readonly backend: "local"; readonly path: string }

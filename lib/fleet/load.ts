@@ -6,7 +6,7 @@ import { readFileSync } from "fs";
 import { Document, LineCounter, isNode, parseDocument } from "yaml";
 import { z } from "zod";
 import { PassthroughValidationError } from "../problems";
-import { resolveState, stackLayout, stateLocation } from "./layout";
+import { resolveState, stackLayout, stateLocation, terraformName } from "./layout";
 import { Fleet, fleetSchema } from "./schema";
 
 export class FleetFileError extends PassthroughValidationError {
@@ -201,11 +201,38 @@ function hypervisorProblems(fleet: Fleet): [Path, string][] {
   return problems;
 }
 
-/** Two stacks must never share a state: the second apply would overwrite the first stack's resources. */
+/**
+ * Two stacks must never share a name or a state: the second apply would overwrite the first stack's resources.
+ * Within a stack, hosts must keep distinct Terraform names (provider alias, variables, outputs).
+ */
 function stateProblems(fleet: Fleet): [Path, string][] {
   const problems: [Path, string][] = [];
   const seen = new Map<string, string>();
+  const stacks = new Map<string, string>();
   for (const stack of stackLayout(fleet)) {
+    const perHost = stack.site.stackPer === "host";
+    const source = perHost ? `host "${stack.hosts[0].name}" of site "${stack.site.name}"` : `site "${stack.site.name}"`;
+    const first = stacks.get(stack.name);
+    if (first !== undefined) {
+      problems.push([
+        perHost
+          ? ["hosts", fleet.hosts.indexOf(stack.hosts[0]), "name"]
+          : ["sites", fleet.sites.indexOf(stack.site), "name"],
+        `${source} and ${first} both make the stack "${stack.name}": rename one`,
+      ]);
+      continue;
+    }
+    stacks.set(stack.name, source);
+    const tfNames = new Map<string, string>();
+    for (const h of stack.hosts) {
+      const other = tfNames.get(terraformName(h.name));
+      if (other !== undefined) {
+        problems.push([
+          ["hosts", fleet.hosts.indexOf(h), "name"],
+          `hosts "${other}" and "${h.name}" of stack "${stack.name}" both have the Terraform name "${terraformName(h.name)}" (provider alias, variable and output names): rename one`,
+        ]);
+      } else tfNames.set(terraformName(h.name), h.name);
+    }
     const location = stateLocation(resolveState(stack.site.state, stack.name));
     const other = seen.get(location);
     if (other !== undefined) {

@@ -48,7 +48,12 @@ const state = z.discriminatedUnion("backend", [
   z.strictObject({
     backend: z.literal("local"),
     /** Relative to the project root. @default terraform.<stack>.tfstate */
-    path: name.optional(),
+    path: name
+      .refine(
+        (p) => !/^(?:[/\\]|[A-Za-z]:)/.test(p),
+        "must be relative to the project root (the stack reads it from cdktf.out/stacks/<stack>), e.g. state/terraform.{stack}.tfstate",
+      )
+      .optional(),
   }),
   z.strictObject({
     backend: z.literal("s3"),
