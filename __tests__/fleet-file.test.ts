@@ -1,18 +1,11 @@
 import { readFileSync } from "fs";
 import { join } from "path";
-import { FleetFileError, parseFleet } from "../lib/fleet/load";
+import { parseFleet } from "../lib/fleet/load";
+import { fleetProblems } from "./fleet-helpers";
 
 const example = readFileSync(join(__dirname, "..", "fleet.yaml"), "utf8");
 
-function problems(yaml: string): string[] {
-  try {
-    parseFleet(yaml);
-  } catch (e) {
-    if (e instanceof FleetFileError) return [...e.problems];
-    throw e;
-  }
-  return [];
-}
+const problems = fleetProblems;
 
 const minimal = (vms: string, hosts?: string) => `
 sites:

@@ -8,20 +8,13 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFile
 import { tmpdir } from "os";
 import { join, relative } from "path";
 import { FleetFileError, parseFleet } from "../lib/fleet/load";
+import { fleetProblems } from "./fleet-helpers";
 
 const root = join(__dirname, "..");
 const mainJs = join(root, "dist", "main.js");
 const exampleFleet = join(root, "fleet.yaml");
 
-function problems(yaml: string): string[] {
-  try {
-    parseFleet(yaml);
-  } catch (e) {
-    if (e instanceof FleetFileError) return [...e.problems];
-    throw e;
-  }
-  return [];
-}
+const problems = fleetProblems;
 
 /** The error a fleet file gets; fails the test if it is accepted. */
 function fleetError(yaml: string): FleetFileError {

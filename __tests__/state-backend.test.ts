@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { FleetFileError, parseFleet } from "../lib/fleet/load";
+import { fleetProblems } from "./fleet-helpers";
 
 const mainJs = join(__dirname, "..", "dist", "main.js");
 
@@ -27,15 +27,7 @@ function runFleet(yaml: string) {
   return { ...result, cwd, out, stacks, terraform };
 }
 
-function problems(yaml: string): string[] {
-  try {
-    parseFleet(yaml);
-  } catch (e) {
-    if (e instanceof FleetFileError) return [...e.problems];
-    throw e;
-  }
-  return [];
-}
+const problems = fleetProblems;
 
 /** 1-based line of the only line of `yaml` that contains `marker`. */
 function lineOf(yaml: string, marker: string): number {

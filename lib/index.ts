@@ -36,3 +36,15 @@ export { readInventory, HostInventory, DetectedGpu, HostDevice } from "./preflig
 export { preflightReport, PreflightReport } from "./preflight/report";
 export { Finding, Severity } from "./preflight/checks";
 export { discoverYaml } from "./preflight/discover";
+export { LibvirtBackend, LibvirtBackendProps, LibvirtHostBinding } from "./backends/libvirt/libvirt-backend";
+export { LibvirtVmOptions, LibvirtCloudInit, UsbDevice } from "./backends/libvirt/vm-options";
+export { HostDistro, OvmfPaths, ovmfPaths } from "./backends/libvirt/distro";
+export { HostPrepPlan, hostPrepPlan, hostPrepScript } from "./backends/libvirt/host-prep";
+export { domainXml } from "./backends/libvirt/domain-xml";
+export { IommuGroupProps, IommuGroup, checkIsolation } from "./pci/iommu";
+export { StackFile, StackFileProps, SynthesizedStack } from "./stack-file";
+export { PassthroughManifest, ManifestHost, ManifestVm, MANIFEST_FILE } from "./report/manifest";
+export { PassthroughReport } from "./report/model";
+export { buildReport } from "./report/build-report";
+export { renderMarkdown } from "./report/markdown";
+export { parsePlan, TerraformPlan } from "./report/plan";

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `gpu-passthrough` command line: preflight (check a KVM host), discover (host → fleet entry) and mmio (MMIO
- * window sizing). Errors end in one line on stderr, never a stack trace. Exit codes: see {@link EXIT}.
+ * The `gpu-passthrough` command line: preflight (check a KVM host), discover (host → fleet entry), mmio (MMIO
+ * window sizing) and report (what the synthesized stacks and their plans will do, for reviewers). Errors end in one line on stderr, never a stack trace. Exit codes: see {@link EXIT}.
  */
 import { Command, CommanderError } from "commander";
 import { FleetFileError } from "../fleet/load";

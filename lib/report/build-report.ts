@@ -130,24 +130,11 @@ function hostReport(
 }
 
 function vmReport({ stack, item: vm }: Placed<ManifestVm>): VmReport {
+  const { constraints: _grouped, ...described } = vm;
   return {
     stack,
-    name: vm.name,
-    host: vm.host,
-    backend: vm.backend,
-    address: vm.address,
+    ...described,
     otherAddresses: [...vm.otherAddresses].sort(byText),
-    cpus: vm.cpus,
-    coresPerSocket: vm.coresPerSocket,
-    memoryMib: vm.memoryMib,
-    memoryReservationMib: vm.memoryReservationMib,
-    firmware: vm.firmware,
-    secureBoot: vm.secureBoot,
-    mmio: vm.mmio,
-    hideHypervisor: vm.hideHypervisor,
-    hideHypervisorReason: vm.hideHypervisorReason,
-    gpus: vm.gpus,
-    pciFunctions: vm.pciFunctions,
     settings: vmSettings(vm),
     files: vm.files.map((f) => `stacks/${stack}/${f}`),
   };

@@ -5,7 +5,7 @@
  * output directory, so two runs on the same input give the same bytes.
  */
 import type { HostStep } from "../backends/backend";
-import type { MmioRequirement } from "../mmio";
+import type { ManifestVm } from "./manifest";
 import type { AttributeChange, ChangeKind } from "./classify";
 
 export type { AttributeChange, ChangeKind } from "./classify";
@@ -101,29 +101,11 @@ export interface VmSetting {
   readonly why: string;
 }
 
-export interface VmReport {
+/** A VM as the manifest describes it (its constraints are grouped in {@link ConstraintGroup}), with its settings. */
+export interface VmReport extends Omit<ManifestVm, "constraints"> {
   readonly stack: string;
-  readonly name: string;
-  readonly host: string;
-  readonly backend: string;
-  /** Terraform address of the VM resource. */
-  readonly address: string;
-  /** Terraform addresses of the VM's other resources (disks, cloud-init). */
-  readonly otherAddresses: readonly string[];
-  readonly cpus: number;
-  readonly coresPerSocket: number;
-  readonly memoryMib: number;
-  readonly memoryReservationMib: number;
-  readonly firmware: string;
-  readonly secureBoot: boolean;
-  readonly mmio: MmioRequirement;
-  readonly hideHypervisor: boolean;
-  readonly hideHypervisorReason: string;
-  readonly gpus: readonly { readonly gpu: string; readonly model: string; readonly functions: readonly string[] }[];
-  readonly pciFunctions: readonly string[];
   /** The settings passthrough derives, each with why. */
   readonly settings: readonly VmSetting[];
-  readonly files: readonly string[];
 }
 
 export interface ConstraintGroup {
