@@ -1,7 +1,10 @@
 /**
  * `gpu-passthrough discover`: the host's GPUs as a fleet-file host entry that the fleet loader accepts as is.
  */
+import { Testing } from "cdktf";
 import { parse } from "yaml";
+import { appProblems } from "../lib/validation/app";
+import { buildFleetStacks } from "../stacks/fleet-app";
 import { parseFleet } from "../lib/fleet/load";
 import { cli } from "./fixtures/run-cli";
 import { amdDesktop, gpuServer, intelDesktop, removeHost, writeHost } from "./fixtures/hosts";
@@ -103,5 +106,56 @@ describe("discover", () => {
     expect(code).toBe(1);
     expect(out).toBe("");
     expect(err).toBe("gpu-passthrough: no GPU found under /: no PCI display controller (class 03xx)\n");
+  });
+});
+
+describe("discover --libvirt", () => {
+  test("adds the KVM host's CPU vendor and IOMMU groups; the fleet then refuses a GPU whose group is shared", async () => {
+    const { code, out } = await cli("discover", "--root", amd, "--site", "ws", "--libvirt");
+    expect(code).toBe(0);
+    const hosts = parse(out);
+    expect(hosts[0].libvirt).toEqual({
+      uri: "qemu:///system",
+      cpuVendor: "amd",
+      iommuGroups: [
+        {
+          id: 4,
+          devices: ["0000:02:00.0", "0000:02:00.1", "0000:06:00.0", "0000:06:00.1", "0000:07:00.0", "0000:08:00.0"],
+          bridges: [
+            "0000:00:01.2",
+            "0000:02:00.2",
+            "0000:03:00.0",
+            "0000:03:08.0",
+            "0000:03:09.0",
+            "0000:04:00.0",
+            "0000:05:00.0",
+          ],
+        },
+        { id: 7, devices: ["0000:09:00.0", "0000:09:00.1"], bridges: ["0000:00:03.1"] },
+      ],
+    });
+    const fleet = parseFleet(
+      JSON.stringify({
+        sites: [{ name: "ws", libvirt: {} }],
+        hosts,
+        vms: [
+          {
+            name: "guest",
+            host: hosts[0].name,
+            gpus: ["0000:06:00.0"],
+            cpus: 4,
+            memoryGib: 8,
+            libvirt: { baseImage: "/img/a.qcow2" },
+          },
+        ],
+      }),
+    );
+    const app = Testing.app();
+    buildFleetStacks(app, fleet);
+    expect(appProblems(app)).toEqual([
+      expect.stringContaining(
+        'VM "guest": IOMMU group 4 on host "kvm-ryzen-01" also holds 0000:02:00.0, 0000:02:00.1, 0000:07:00.0, 0000:08:00.0, which the VM does not get',
+      ),
+    ]);
   });
 });

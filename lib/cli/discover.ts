@@ -7,6 +7,7 @@ interface DiscoverOptions {
   readonly root: string;
   readonly name?: string;
   readonly site?: string;
+  readonly libvirt?: boolean;
 }
 
 export function registerDiscover(program: Command, io: CliIo, setExit: SetExit): void {
@@ -21,13 +22,17 @@ export function registerDiscover(program: Command, io: CliIo, setExit: SetExit):
     .option("--root <dir>", "read a copy of the host's / instead of this machine (must hold proc/ and sys/)", "/")
     .option("--name <name>", "host name for the entry (default: the host's hostname)")
     .option("--site <site>", "site of the fleet file the host belongs to")
-    .addHelpText("after", "\nExample:\n  gpu-passthrough discover --site ml-lab >> host-entry.yaml")
+    .option("--libvirt", "add the libvirt: block of a KVM host (CPU vendor, IOMMU groups of its GPUs)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  gpu-passthrough discover --site ml-lab >> host-entry.yaml\n  gpu-passthrough discover --site workstation --libvirt",
+    )
     .action((opts: DiscoverOptions) => {
       const inv = readHost(opts.root);
       if (!inv.gpus.length) {
         throw new CliError(`no GPU found under ${opts.root}: no PCI display controller (class 03xx)`, EXIT.blocked);
       }
-      io.out(discoverYaml(inv, { name: opts.name, site: opts.site }));
+      io.out(discoverYaml(inv, { name: opts.name, site: opts.site, libvirt: opts.libvirt }));
       setExit(EXIT.ok);
     });
 }

@@ -7,13 +7,15 @@
 import { Document, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import { PciAddress } from "../pci/address";
 import { DetectedGpu, HostInventory, describeDevice } from "./inventory";
-import { functionKind } from "./pci-class";
+import { functionKind, isBridge } from "./pci-class";
 
 export interface DiscoverOptions {
   /** Host name for the entry; defaults to the host's hostname. */
   readonly name?: string;
   /** Site the host belongs to; must name a site of the fleet file. */
   readonly site?: string;
+  /** Add the `libvirt:` block of a KVM host: CPU vendor and the IOMMU groups of its GPUs. */
+  readonly libvirt?: boolean;
 }
 
 export const SITE_PLACEHOLDER = "CHANGE-ME";
@@ -30,8 +32,18 @@ export function discoverYaml(inv: HostInventory, opts: DiscoverOptions = {}): st
   const site = opts.site ?? SITE_PLACEHOLDER;
   const usable = inv.gpus.filter((g) => gpuModel(g) !== undefined);
 
-  const doc = new Document([{ name, site, gpus: usable.map(gpuEntry) }]);
-  const gpus = ((doc.contents as YAMLSeq).items[0] as YAMLMap).get("gpus") as YAMLSeq;
+  const libvirt = opts.libvirt ? libvirtBlock(inv, usable) : undefined;
+  const doc = new Document([{ name, site, ...(libvirt ? { libvirt } : {}), gpus: usable.map(gpuEntry) }]);
+  const entry = (doc.contents as YAMLSeq).items[0] as YAMLMap;
+  const groupList = (entry.get("libvirt") as YAMLMap | undefined)?.get("iommuGroups") as YAMLSeq | undefined;
+  for (const group of groupList?.items ?? []) {
+    (group as YAMLMap).flow = true;
+    for (const key of ["devices", "bridges"]) {
+      const list = (group as YAMLMap).get(key) as YAMLSeq | undefined;
+      for (const address of list?.items ?? []) (address as Scalar).type = Scalar.QUOTE_DOUBLE;
+    }
+  }
+  const gpus = entry.get("gpus") as YAMLSeq;
   gpus.items.forEach((node, i) => {
     const item = node as YAMLMap;
     (item.get("address", true) as Scalar).type = Scalar.QUOTE_DOUBLE;
@@ -62,6 +74,29 @@ export function discoverYaml(inv: HostInventory, opts: DiscoverOptions = {}): st
     ...skipped.map((g) => ` ${g.address} left out: its BAR sizes could not be read from sysfs.`),
   ].join("\n");
   return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+}
+
+/**
+ * A KVM host's `libvirt:` block: its CPU vendor and every IOMMU group that holds a function of one of its GPUs,
+ * devices and bridges apart (the fleet's isolation check lets bridges stay with the host).
+ */
+function libvirtBlock(inv: HostInventory, gpus: readonly DetectedGpu[]): Record<string, unknown> {
+  const ids = [...new Set(gpus.flatMap((g) => g.functions.map((f) => f.iommuGroup)))].filter(
+    (id): id is number => id !== undefined,
+  );
+  const groups = ids
+    .sort((a, b) => a - b)
+    .map((id) => {
+      const members = inv.devices.filter((d) => d.iommuGroup === id);
+      const bridges = members.filter((d) => isBridge(d.classCode)).map((d) => d.address);
+      return {
+        id,
+        devices: members.filter((d) => !isBridge(d.classCode)).map((d) => d.address),
+        ...(bridges.length ? { bridges } : {}),
+      };
+    });
+  const vendor = inv.cpu.vendor === "intel" || inv.cpu.vendor === "amd" ? inv.cpu.vendor : "CHANGE-ME";
+  return { uri: "qemu:///system", cpuVendor: vendor, iommuGroups: groups };
 }
 
 function gpuEntry(g: DetectedGpu): GpuEntry {
