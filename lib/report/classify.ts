@@ -43,16 +43,8 @@ const LIBVIRT_VOLUME_UPDATABLE: readonly string[] = ["name", "pool"];
  * because some hold secrets (extra_config guestinfo, cloud-init user data) that Terraform's JSON does not redact.
  */
 const SHOWN_VALUES: Readonly<Record<string, readonly string[]>> = {
-  [VSPHERE_VM]: [
-    "name",
-    "num_cpus",
-    "num_cores_per_socket",
-    "memory",
-    "memory_reservation",
-    "firmware",
-    "efi_secure_boot_enabled",
-    "hardware_version",
-  ],
+  // The power-off settings but the device list and extra_config (which can hold guestinfo secrets).
+  [VSPHERE_VM]: ["name", ...VSPHERE_POWER_OFF.filter((a) => a !== "pci_device_id" && a !== "extra_config")],
   [LIBVIRT_DOMAIN]: ["name", "type", "vcpu", "memory", "memory_unit", "running", "autostart"],
   [LIBVIRT_VOLUME]: ["name", "pool", "capacity"],
 };
