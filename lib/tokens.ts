@@ -7,14 +7,13 @@ export function resolveIn(scope: IConstruct, value: unknown): unknown {
 }
 
 /**
- * A resource's attributes as cdk.tf.json will hold them.
- * @param only resolve just these attributes (resolving whole resources is the slow part of validating a big fleet)
+ * Some of a resource's attributes as cdk.tf.json will hold them. Only these are resolved: resolving whole resources
+ * is the slow part of validating a big fleet.
  */
-export function resolvedAttributes(resource: TerraformResource, only?: readonly string[]): Record<string, unknown> {
+export function resolvedAttributes(resource: TerraformResource, only: readonly string[]): Record<string, unknown> {
   const block = (resource.toTerraform() as { resource: Record<string, Record<string, Record<string, unknown>>> })
     .resource[resource.terraformResourceType][resource.friendlyUniqueId];
-  const picked = only ? Object.fromEntries(only.map((a) => [a, block[a]])) : block;
-  return resolveIn(resource, picked) as Record<string, unknown>;
+  return resolveIn(resource, Object.fromEntries(only.map((a) => [a, block[a]]))) as Record<string, unknown>;
 }
 
 /**

@@ -7,6 +7,7 @@ import { HostGpu, PassthroughHost } from "./host";
 import { MmioRequirement, requiredMmio, withOverride } from "./mmio";
 import { PciAddress } from "./pci/address";
 import { Problem, formatProblem, markSelfDescribing } from "./problems";
+import { withoutCreationStacks } from "./tokens";
 import { vmProblems } from "./validation/vm-rules";
 
 export type Firmware = "efi" | "bios";
@@ -120,7 +121,8 @@ export class GpuPassthroughVm extends Construct {
           ? `${[...new Set(needsHiding)].join(", ")}: consumer driver refuses to run under a hypervisor (error 43)`
           : "no GPU of this VM needs it";
 
-    const rendering = props.host.binding.renderVm(this);
+    // Every backend's resources are built without cdktf's creation stack traces (see withoutCreationStacks).
+    const rendering = withoutCreationStacks(() => props.host.binding.renderVm(this));
     this.resource = rendering.resource;
     this.renderingProblems = () => rendering.validate();
     this.node.addValidation({ validate: () => this.validate().map(formatProblem) });

@@ -50,22 +50,27 @@ function runsFor(vms: number | "app"): number {
 
 /** N VMs with one A100 80GB each, on N/4 hosts of four GPUs, in one site: what a GPU farm looks like. */
 function benchFleet(backend: Backend, vms: number): Fleet {
-  return backend === "vsphere" ? vsphereFleet(vms) : libvirtFleet(vms);
-}
-
-function libvirtFleet(vms: number): Fleet {
+  const libvirt = backend === "libvirt";
   const hosts = Array.from({ length: Math.ceil(vms / GPUS_PER_HOST) }, (_, i) => ({
-    name: `kvm-gpu-${i}`,
+    name: libvirt ? `kvm-gpu-${i}` : `esx-gpu-${i}.bench.example.com`,
     site: "bench",
-    libvirt: {
-      uri: `qemu+ssh://root@kvm-gpu-${i}.bench.example.com/system`,
-      cpuVendor: "intel" as const,
-      iommuGroups: ADDRESSES.map((address, g) => ({ id: 40 + g, devices: [address] })),
-    },
+    ...(libvirt
+      ? {
+          libvirt: {
+            uri: `qemu+ssh://root@kvm-gpu-${i}.bench.example.com/system`,
+            cpuVendor: "intel" as const,
+            iommuGroups: ADDRESSES.map((address, g) => ({ id: 40 + g, devices: [address] })),
+          },
+        }
+      : { datastore: "nvme-ds", network: "VM Network" }),
     gpus: ADDRESSES.map((address) => ({ address, model: "nvidia-a100-80gb" })),
   }));
   return {
-    sites: [{ name: "bench", libvirt: {} }],
+    sites: [
+      libvirt
+        ? { name: "bench", libvirt: {} }
+        : { name: "bench", vsphere: { server: "vcenter.bench.example.com", datacenter: DATACENTER } },
+    ],
     hosts,
     vms: Array.from({ length: vms }, (_, i) => ({
       name: `gpu-vm-${i}`,
@@ -73,29 +78,7 @@ function libvirtFleet(vms: number): Fleet {
       gpus: [ADDRESSES[i % GPUS_PER_HOST]],
       cpus: 16,
       memoryGib: 128,
-      libvirt: { baseImage: BASE_IMAGE },
-    })),
-  };
-}
-
-function vsphereFleet(vms: number): Fleet {
-  const hosts = Array.from({ length: Math.ceil(vms / GPUS_PER_HOST) }, (_, i) => ({
-    name: `esx-gpu-${i}.bench.example.com`,
-    site: "bench",
-    datastore: "nvme-ds",
-    network: "VM Network",
-    gpus: ADDRESSES.map((address) => ({ address, model: "nvidia-a100-80gb" })),
-  }));
-  return {
-    sites: [{ name: "bench", vsphere: { server: "vcenter.bench.example.com", datacenter: DATACENTER } }],
-    hosts,
-    vms: Array.from({ length: vms }, (_, i) => ({
-      name: `gpu-vm-${i}`,
-      host: hosts[Math.floor(i / GPUS_PER_HOST)].name,
-      gpus: [ADDRESSES[i % GPUS_PER_HOST]],
-      cpus: 16,
-      memoryGib: 128,
-      vsphere: { template: TEMPLATE },
+      ...(libvirt ? { libvirt: { baseImage: BASE_IMAGE } } : { vsphere: { template: TEMPLATE } }),
     })),
   };
 }

@@ -7,7 +7,8 @@ import { LibvirtProvider } from "../.gen/providers/libvirt/provider";
 import { LibvirtBackend } from "../lib/backends/libvirt/libvirt-backend";
 import { LibvirtVmOptions } from "../lib/backends/libvirt/vm-options";
 import { FleetHost, FleetVm } from "../lib/fleet/schema";
-import { SiteStack, SiteStackProps, terraformName } from "./site-stack";
+import { terraformName } from "../lib/fleet/layout";
+import { SiteStack, SiteStackProps } from "./site-stack";
 
 export const DEFAULT_LIBVIRT_URI = "qemu:///system";
 

@@ -92,4 +92,3 @@ export abstract class SiteStack extends TerraformStack {
 }
 
 /** Host names as Terraform identifiers; defined with the stack layout, which the loader checks. */
-export { terraformName };

@@ -19,7 +19,9 @@ const catalogId = name.superRefine((id, ctx) => {
   if (Array.isArray(resolved)) resolved.forEach((message) => ctx.addIssue({ code: "custom", message }));
 });
 
-const hexId = z.string().regex(/^[0-9a-fA-F]{4}$/, "must be 4 hex digits, as lspci -nn shows it");
+/** A PCI or USB id: 4 hex digits, as `tool` shows it. */
+const hexId4 = (tool: string) => z.string().regex(/^[0-9a-fA-F]{4}$/, `must be 4 hex digits, as ${tool} shows it`);
+const hexId = hexId4("lspci -nn");
 
 const customModel = z.strictObject({
   name,
@@ -101,7 +103,6 @@ const site = z.strictObject({
   stackPer: z.enum(["site", "host"]).optional(),
 });
 
-const hexId4 = z.string().regex(/^[0-9a-fA-F]{4}$/, "must be 4 hex digits, as lsusb shows it");
 const absolutePath = z.string().regex(/^\//, "must be an absolute path on the host (it starts with /)");
 
 const libvirtHost = z.strictObject({
@@ -211,7 +212,9 @@ const libvirtVm = z.strictObject({
   hugepages: z.enum(["2M", "1G"]).optional(),
   gpuRom: z.strictObject({ file: absolutePath.optional(), bar: z.boolean().optional() }).optional(),
   usbDevices: z
-    .array(z.strictObject({ vendorId: hexId4, productId: hexId4, description: z.string().optional() }))
+    .array(
+      z.strictObject({ vendorId: hexId4("lsusb"), productId: hexId4("lsusb"), description: z.string().optional() }),
+    )
     .optional(),
   hypervisorVendorId: z.string().optional(),
   autostart: z.boolean().optional(),

@@ -8,7 +8,7 @@
 import type { HostGpu } from "../../host";
 import { isLargeBar } from "../../mmio";
 import { mappedMib } from "../../gpu/model";
-import { iommuArg, vfioPciIds } from "../../preflight/host-prep";
+import { iommuArg } from "../../preflight/host-prep";
 import { shellQuote } from "../../shell";
 import { HostStep } from "../backend";
 import { HostDistro, VFIO_MODULES, distroTools, kernelArgCommands } from "./distro";
@@ -112,7 +112,7 @@ export function hostPrepPlan(input: HostPrepInput): HostPrepPlan {
       : shared.length
         ? `the host keeps a GPU with the same id as ${shared.map((f) => `${f.address} (${f.id})`).join(", ")}: ids cannot tell them apart`
         : `the GPU model does not give the id of ${unknownId.map((f) => f.address).join(", ")}`;
-  const ids = bindBy === "ids" ? vfioPciIds(functions.map((f) => splitId(f.id))) : [];
+  const ids = bindBy === "ids" ? [...new Set(functions.flatMap((f) => (f.id ? [f.id] : [])))] : [];
 
   const kernelArgs = [
     iommuArg(input.cpuVendor) as string,
@@ -170,11 +170,6 @@ export function hostPrepPlan(input: HostPrepInput): HostPrepPlan {
     rebootRequired: functions.length > 0,
     notes,
   };
-}
-
-function splitId(id: string | undefined): { vendorId?: string; deviceId?: string } {
-  const [vendorId, deviceId] = (id ?? "").split(":");
-  return { vendorId, deviceId };
 }
 
 /** The plan as host steps: the same list every backend gives for outputs and reports. */

@@ -11,7 +11,6 @@ import type { Volume } from "../../../.gen/providers/libvirt/volume";
 import type { HostGpu } from "../../host";
 import { MmioRequirement } from "../../mmio";
 import { PciAddress } from "../../pci/address";
-import { withoutCreationStacks } from "../../tokens";
 import type { GpuPassthroughVm } from "../../vm";
 import { OvmfPaths } from "./distro";
 import { LibvirtVmOptions } from "./vm-options";
@@ -184,10 +183,6 @@ function bindings() {
 }
 
 export function renderDomain(vm: GpuPassthroughVm, placement: DomainPlacement): RenderedDomain {
-  return withoutCreationStacks(() => buildResources(vm, placement));
-}
-
-function buildResources(vm: GpuPassthroughVm, placement: DomainPlacement): RenderedDomain {
   const { Domain, Volume, CloudinitDisk } = bindings();
   const opts = vm.props.libvirt ?? { baseImage: "" };
   const provider = placement.provider;

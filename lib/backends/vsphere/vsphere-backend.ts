@@ -9,7 +9,6 @@ import { isLargeBar } from "../../mmio";
 import { mappedMib } from "../../gpu/model";
 import type { GpuPassthroughVm } from "../../vm";
 import { Problem } from "../../problems";
-import { withoutCreationStacks } from "../../tokens";
 import { BackendLimits, HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
 import { esxiHostSteps } from "./directpath";
 import { VsphereInventory } from "./inventory";
@@ -150,16 +149,14 @@ export class VsphereHostBinding implements HostBinding {
       datastore: vm.props.vsphere?.datastore ?? this.props.datastore,
       network: vm.props.vsphere?.network ?? this.props.network,
     };
-    const resource = withoutCreationStacks(() =>
-      renderVirtualMachine(vm, {
-        inventory: this.inventory,
-        host: this.inventory.hostRefs(this.host.hostName),
-        datastore: names.datastore ?? "",
-        network: names.network ?? "",
-        pciDeviceIds: vm.gpus.flatMap((g) => this.pciDeviceIds(g)),
-        dependsOn: this.directPathRunner ? [this.directPathRunner] : [],
-      }),
-    );
+    const resource = renderVirtualMachine(vm, {
+      inventory: this.inventory,
+      host: this.inventory.hostRefs(this.host.hostName),
+      datastore: names.datastore ?? "",
+      network: names.network ?? "",
+      pciDeviceIds: vm.gpus.flatMap((g) => this.pciDeviceIds(g)),
+      dependsOn: this.directPathRunner ? [this.directPathRunner] : [],
+    });
     VsphereSnapshotRule.of(this.host).watch(vm);
     return { resource, validate: () => vsphereVmProblems(vm, resource, names) };
   }
