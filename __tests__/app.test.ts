@@ -3,9 +3,9 @@
  * `npm test` builds dist/ first.
  */
 import { spawnSync } from "child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
 import { join, relative } from "path";
+import { tempDir } from "./temp";
 
 const root = join(__dirname, "..");
 const mainJs = join(root, "dist", "main.js");
@@ -13,7 +13,7 @@ const exampleFleet = join(root, "fleet.yaml");
 
 function runApp(env: Record<string, string> = {}, fleet = exampleFleet) {
   if (!existsSync(mainJs)) throw new Error("dist/main.js is missing: run `npm run build` (npm test does)");
-  const cwd = mkdtempSync(join(tmpdir(), "gpt-app-"));
+  const cwd = tempDir("gpt-app-");
   const result = spawnSync(process.execPath, [mainJs], {
     cwd,
     env: { PATH: process.env.PATH ?? "", FLEET_FILE: fleet, ...env },
@@ -24,7 +24,7 @@ function runApp(env: Record<string, string> = {}, fleet = exampleFleet) {
 
 /** Runs the app on a copy of the example fleet edited by `edit`. */
 function runBrokenFleet(edit: (text: string) => string) {
-  const file = join(mkdtempSync(join(tmpdir(), "gpt-fleet-")), "fleet.yaml");
+  const file = join(tempDir("gpt-fleet-"), "fleet.yaml");
   writeFileSync(file, edit(readFileSync(exampleFleet, "utf8")));
   return runApp({}, file);
 }

@@ -4,11 +4,12 @@
  * secret from the environment, and byte-identical output wherever it runs.
  */
 import { spawnSync } from "child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join, relative } from "path";
 import { FleetFileError, parseFleet } from "../lib/fleet/load";
 import { fleetProblems } from "./fleet-helpers";
+import { tempDir } from "./temp";
 
 const root = join(__dirname, "..");
 const mainJs = join(root, "dist", "main.js");
@@ -38,7 +39,7 @@ function lineOf(yaml: string, marker: string): number {
 /** Runs the app in a new temp directory with the fleet file `fleet` (a path) and `env`. */
 function runApp(fleet: string, env: Record<string, string> = {}) {
   if (!existsSync(mainJs)) throw new Error("dist/main.js is missing: run `npm run build` (npm test does)");
-  const cwd = mkdtempSync(join(tmpdir(), "gpt-libvirt-"));
+  const cwd = tempDir("gpt-libvirt-");
   const out = join(cwd, "cdktf.out");
   const result = spawnSync(process.execPath, [mainJs], {
     cwd,
@@ -50,7 +51,7 @@ function runApp(fleet: string, env: Record<string, string> = {}) {
 }
 
 function writeFleet(yaml: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), "gpt-fleet-")), "fleet.yaml");
+  const file = join(tempDir("gpt-fleet-"), "fleet.yaml");
   writeFileSync(file, yaml);
   return file;
 }

@@ -4,16 +4,16 @@
  * file's errors.
  */
 import { spawnSync } from "child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "fs";
 import { join } from "path";
 import { fleetProblems } from "./fleet-helpers";
+import { tempDir } from "./temp";
 
 const mainJs = join(__dirname, "..", "dist", "main.js");
 
 function runFleet(yaml: string) {
   if (!existsSync(mainJs)) throw new Error("dist/main.js is missing: run `npm run build` (npm test does)");
-  const cwd = mkdtempSync(join(tmpdir(), "gpt-state-"));
+  const cwd = tempDir("gpt-state-");
   writeFileSync(join(cwd, "fleet.yaml"), yaml);
   const out = join(cwd, "cdktf.out");
   const result = spawnSync(process.execPath, [mainJs], {

@@ -1,12 +1,12 @@
 import { VirtualMachineSnapshot } from "@cdktf/provider-vsphere/lib/virtual-machine-snapshot";
 import { Testing } from "cdktf";
-import { existsSync, mkdtempSync, readdirSync } from "fs";
-import { tmpdir } from "os";
+import { existsSync, readdirSync } from "fs";
 import { join } from "path";
 import { PassthroughValidationError } from "../lib/problems";
 import { PassthroughApp } from "../lib/validation/app";
 import { VirtualMachine } from "@cdktf/provider-vsphere/lib/virtual-machine";
 import { A100, newHost, newStack, newVm, problemsOf } from "./helpers";
+import { tempDir } from "./temp";
 
 const twoA100 = [
   { address: "0000:3b:00.0", model: A100 },
@@ -235,7 +235,7 @@ describe("rules checked before deploy", () => {
 
 describe("PassthroughApp", () => {
   test("reports the problems of every stack at once and writes nothing", () => {
-    const outdir = mkdtempSync(join(tmpdir(), "gpt-"));
+    const outdir = tempDir("gpt-");
     const app = new PassthroughApp({ outdir });
     const good = newStack(app, "good");
     newVm(good, "ok", newHost(good, twoA100), { gpuCount: 1 });
