@@ -83,6 +83,7 @@ describe("preflight", () => {
       vendorId: "1002",
       deviceId: "731f",
       driver: "amdgpu",
+      driverUnreadable: false,
       bootVga: false,
       resetMethods: ["bus"],
       bars: [
@@ -131,14 +132,22 @@ describe("preflight", () => {
   });
 
   test("reads only: nothing is written, created or removed under the root", async () => {
-    const spies = ["writeFileSync", "appendFileSync", "mkdirSync", "rmSync", "unlinkSync", "chmodSync", "openSync"].map(
-      (name) => jest.spyOn(fs, name as "writeFileSync"),
+    const spies = ["writeFileSync", "appendFileSync", "mkdirSync", "rmSync", "unlinkSync", "chmodSync"].map((name) =>
+      jest.spyOn(fs, name as "writeFileSync"),
     );
+    // Preflight opens files itself (to bound its reads): only ever read-only.
+    const opens = jest.spyOn(fs, "openSync");
+    const { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
+    const writing = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
+    const readOnly = (flags: unknown) =>
+      flags === undefined || flags === "r" || (typeof flags === "number" && (flags & writing) === 0);
     try {
       await cli("preflight", "--root", intel, "--fleet", fleet, "--host", "kvm-desk-01", "--json");
       for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+      expect(opens).toHaveBeenCalled();
+      expect(opens.mock.calls.filter(([, flags]) => !readOnly(flags))).toEqual([]);
     } finally {
-      spies.forEach((s) => s.mockRestore());
+      [...spies, opens].forEach((s) => s.mockRestore());
     }
   });
 });

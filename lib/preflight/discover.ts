@@ -123,7 +123,9 @@ function gpuModel(g: DetectedGpu): GpuEntry["model"] | undefined {
 function notes(g: DetectedGpu): string[] {
   const fns = g.functions.map((f) => `.${PciAddress.parse(f.address).fn}`).join(" ");
   const group = g.isolation.groups.length ? `IOMMU group ${g.isolation.groups.join(", ")}` : "IOMMU group unknown";
-  const lines = [`${g.model?.name ?? "not in the catalog"}; ${group}; functions ${fns}; driver ${g.driver ?? "none"}`];
+  const unknown = g.functions.find((f) => f.address === g.address)?.driverUnreadable;
+  const driver = g.driver ?? (unknown ? "unknown" : "none");
+  const lines = [`${g.model?.name ?? "not in the catalog"}; ${group}; functions ${fns}; driver ${driver}`];
   if (g.alsoMatches.length) lines.push(`same ids as ${g.alsoMatches.join(", ")}: check which card this is`);
   if (g.bootVga) lines.push("boot display: kept for the host's console (role: host)");
   if (g.isolation.verdict === "shared") {

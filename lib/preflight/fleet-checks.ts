@@ -198,8 +198,11 @@ function guestGpuFindings(inv: HostInventory, model: GpuModel, gpu: DetectedGpu,
 }
 
 function driverFinding(subject: string, name: string, functions: HostDevice[], prep: HostPrep): Finding {
-  const bound = functions.filter((f) => f.driver);
-  const list = functions.map((f) => `${f.address} ${f.driver ?? "no driver"}`).join(", ");
+  // An unknown driver is not "none": treat it as held, so the finding stays a blocker until the link is readable.
+  const bound = functions.filter((f) => f.driver || f.driverUnreadable);
+  const list = functions
+    .map((f) => `${f.address} ${f.driver ?? (f.driverUnreadable ? "driver unknown" : "no driver")}`)
+    .join(", ");
   const overrides = functions.filter((f) => prep.driverOverrides.includes(f.address));
   const softdeps = prep.modprobe.length
     ? `add "${prep.modprobe.join('" and "')}" to /etc/modprobe.d/vfio.conf and update the initramfs ` +

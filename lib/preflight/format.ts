@@ -76,7 +76,7 @@ function deviceRow(d: DeviceReport, group: string): string[] {
     d.address,
     d.class,
     d.vendorId && d.deviceId ? `${d.vendorId}:${d.deviceId}` : "?",
-    d.driver ?? "-",
+    d.driver ?? (d.driverUnreadable ? "?" : "-"),
     d.bootVga === null ? "-" : d.bootVga ? "yes" : "no",
     d.resetMethods === null ? "-" : d.resetMethods.join(",") || "none",
     d.bars === null ? "?" : d.bars.map(formatBar).join(" ") || "-",
@@ -99,13 +99,14 @@ function devicesTable(report: PreflightReport): string {
 
 function gpusTable(report: PreflightReport): string {
   if (!report.gpus.length) return "GPUs\nnone: no display controller (PCI class 03xx) on this host";
+  const unreadable = new Set(report.devices.filter((d) => d.driverUnreadable).map((d) => d.address));
   const rows = report.gpus.map((g) => [
     g.address,
     g.model ? g.model.name : `${g.vendorId ?? "?"}:${g.deviceId ?? "?"} (not in the catalog)`,
     g.functions.map((f) => f.slice(-2)).join(" "),
     g.iommuGroups.join(",") || "-",
     g.isolation === "shared" ? `shared with ${g.sharedWith.length}` : g.isolation,
-    g.driver ?? "-",
+    g.driver ?? (unreadable.has(g.address) ? "?" : "-"),
     g.bootVga ? "yes" : "no",
     g.mmio.needs64BitMmio ? `${formatMib(g.mmio.mappedMib)}, 64-bit ${g.mmio.sizeGb} GB` : formatMib(g.mmio.mappedMib),
   ]);

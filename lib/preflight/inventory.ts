@@ -126,7 +126,8 @@ export function catalogMatches(vendorId: string | undefined, deviceId: string | 
 /** `0000:02:00.1 SATA controller 1022:43eb (ahci)`: how reports name a device. */
 export function describeDevice(d: HostDevice): string {
   const ids = d.vendorId && d.deviceId ? ` ${d.vendorId}:${d.deviceId}` : "";
-  return `${d.address} ${d.className}${ids}${d.driver ? ` (${d.driver})` : ""}`;
+  const driver = d.driver ?? (d.driverUnreadable ? "driver unknown" : undefined);
+  return `${d.address} ${d.className}${ids}${driver ? ` (${driver})` : ""}`;
 }
 
 function detectGpus(

@@ -16,6 +16,8 @@ export interface DeviceReport {
   readonly vendorId: string | null;
   readonly deviceId: string | null;
   readonly driver: string | null;
+  /** The device's `driver` link does not resolve to a PCI driver: `driver` null means unknown, not none. */
+  readonly driverUnreadable: boolean;
   readonly bootVga: boolean | null;
   readonly resetMethods: readonly string[] | null;
   readonly bars: readonly Bar[] | null;
@@ -122,6 +124,7 @@ function deviceReport(d: HostDevice): DeviceReport {
     vendorId: d.vendorId ?? null,
     deviceId: d.deviceId ?? null,
     driver: d.driver ?? null,
+    driverUnreadable: d.driverUnreadable === true,
     bootVga: d.bootVga ?? null,
     resetMethods: d.resetMethods ?? null,
     bars: d.bars ?? null,

@@ -4,9 +4,25 @@
  *
  * A file that cannot be read or parsed costs one fact, not the report: it is recorded as a {@link ReadProblem} and its
  * field is left undefined. Only a root without /sys/bus/pci/devices is unusable as a whole ({@link HostReadError}).
+ *
+ * The root may be a copy from anywhere, so nothing it holds is trusted: every read is bounded (a 2 GB or endless
+ * file costs one fact, not the machine), links count only when they resolve where the kernel puts them, and every
+ * text that leaves this module (values, names, paths in problems) goes through {@link sanitizeText}, so that
+ * control characters reach neither the terminal nor the JSON.
  */
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "fs";
-import { basename, join } from "path";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  openSync,
+  readSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+} from "fs";
+import { basename, dirname, join } from "path";
 import { parseClass } from "./pci-class";
 
 /** The root cannot be read as a Linux host at all. */
@@ -41,8 +57,10 @@ export interface RawPciDevice {
   /** Four hex digits, e.g. `10de`. */
   readonly vendorId?: string;
   readonly deviceId?: string;
-  /** Name of the bound driver (`nvidia`, `vfio-pci`), undefined when none is bound. */
+  /** Name of the bound driver (`nvidia`, `vfio-pci`), undefined when none is bound or it is unknown. */
   readonly driver?: string;
+  /** A `driver` link exists but does not resolve to a PCI driver: whether one is bound is unknown (see problems). */
+  readonly driverUnreadable?: boolean;
   /** Present only on VGA devices: whether the firmware used it as the boot display. */
   readonly bootVga?: boolean;
   /** Reset methods the kernel offers (`flr`, `bus`, `device_specific`); undefined when the file is absent. */
@@ -120,70 +138,171 @@ export function readHostSnapshot(root: string): HostSnapshot {
     );
   }
 
-  const cpuinfo = r.text("proc/cpuinfo");
-  const devices = r.list(pciDir).map((address) => readDevice(r, address));
+  const devices = r.list(pciDir).map((entry) => readDevice(r, entry));
   const groups = r
     .list("sys/kernel/iommu_groups")
-    .filter((id) => /^\d+$/.test(id))
-    .map((id) => ({ id: Number(id), devices: r.list(`sys/kernel/iommu_groups/${id}/devices`) }))
+    .filter((g) => /^\d+$/.test(g.name))
+    .map((g) => ({ id: Number(g.name), devices: r.list(`${g.rel}/devices`).map((d) => d.name) }))
     .sort((a, b) => a.id - b.id);
 
-  const pciDrivers = r.list("sys/bus/pci/drivers");
+  const drivers = r.list("sys/bus/pci/drivers");
   const driverModules: Record<string, string> = {};
-  for (const d of pciDrivers) {
-    const module = r.link(`sys/bus/pci/drivers/${d}/module`);
-    if (module) driverModules[d] = module;
+  for (const d of drivers) {
+    const module = r.linkInto(`${d.rel}/module`, "sys/module", "the driver's kernel module");
+    if (typeof module === "string") driverModules[d.name] = module;
   }
 
   return {
     root,
-    hostname: r.text("proc/sys/kernel/hostname", { optional: true })?.trim(),
-    kernelRelease: r.text("proc/sys/kernel/osrelease", { optional: true })?.trim(),
-    cpu: parseCpuinfo(cpuinfo ?? ""),
-    cmdline: r.text("proc/cmdline")?.trim(),
-    iommuUnits: r.list("sys/class/iommu"),
+    hostname: r.value("proc/sys/kernel/hostname", { optional: true }),
+    kernelRelease: r.value("proc/sys/kernel/osrelease", { optional: true }),
+    cpu: r.cpuinfo("proc/cpuinfo"),
+    cmdline: r.value("proc/cmdline", { maxChars: MAX_CMDLINE_CHARS }),
+    iommuUnits: r.list("sys/class/iommu").map((u) => u.name),
     iommuGroups: groups,
     devices,
-    pciDrivers,
+    pciDrivers: drivers.map((d) => d.name),
     driverModules,
     modules: { vendorReset: existsSync(r.abs("sys/module/vendor_reset")) },
     problems: r.problems,
   };
 }
 
-/** The first processor's vendor, model and flags (all processors of a host report the same). */
-function parseCpuinfo(text: string): HostSnapshot["cpu"] {
-  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, "m").exec(text)?.[1].trim();
-  return { vendorId: field("vendor_id"), modelName: field("model name"), flags: (field("flags") ?? "").split(/\s+/) };
-}
-
-function readDevice(r: RootReader, address: string): RawPciDevice {
-  const dir = `sys/bus/pci/devices/${address}`;
-  const classText = r.text(`${dir}/class`);
-  const group = r.link(`${dir}/iommu_group`);
-  const bootVga = r.text(`${dir}/boot_vga`, { optional: true })?.trim();
-  const resetMethod = r.text(`${dir}/reset_method`, { optional: true });
+function readDevice(r: RootReader, entry: DirEntry): RawPciDevice {
+  const dir = entry.rel;
+  const classText = r.value(`${dir}/class`);
+  const group = r.linkInto(`${dir}/iommu_group`, "sys/kernel/iommu_groups", "the IOMMU group");
+  const driver = r.linkInto(`${dir}/driver`, "sys/bus/pci/drivers", "the bound driver");
+  const bootVga = r.value(`${dir}/boot_vga`, { optional: true });
+  const resetMethod = r.value(`${dir}/reset_method`, { optional: true });
   const resource = r.text(`${dir}/resource`);
   return {
-    address,
+    address: entry.name,
     classCode: r.parsed(`${dir}/class`, classText, parseClass, "a class code like 0x030000"),
-    vendorId: r.parsed(`${dir}/vendor`, r.text(`${dir}/vendor`), parseId, "a 16-bit id like 0x10de"),
-    deviceId: r.parsed(`${dir}/device`, r.text(`${dir}/device`), parseId, "a 16-bit id like 0x2204"),
-    driver: r.link(`${dir}/driver`),
+    vendorId: r.parsed(`${dir}/vendor`, r.value(`${dir}/vendor`), parseId, "a 16-bit id like 0x10de"),
+    deviceId: r.parsed(`${dir}/device`, r.value(`${dir}/device`), parseId, "a 16-bit id like 0x2204"),
+    driver: typeof driver === "string" ? driver : undefined,
+    ...(driver === UNRESOLVED ? { driverUnreadable: true } : {}),
     bootVga: r.parsed(`${dir}/boot_vga`, bootVga, (t) => (t === "1" ? true : t === "0" ? false : undefined), "0 or 1"),
     resetMethods: resetMethod?.split(/\s+/).filter(Boolean),
     bars: resource === undefined ? undefined : r.tryParse(`${dir}/resource`, () => parseResource(resource)),
-    iommuGroup: group !== undefined && /^\d+$/.test(group) ? Number(group) : undefined,
+    iommuGroup:
+      typeof group === "string" ? r.parsed(`${dir}/iommu_group`, group, parseGroup, "a group number") : undefined,
   };
+}
+
+function parseGroup(name: string): number | undefined {
+  return /^\d+$/.test(name) ? Number(name) : undefined;
 }
 
 function parseId(text: string): string | undefined {
   return /^0x([0-9a-fA-F]{4})$/.exec(text.trim())?.[1].toLowerCase();
 }
 
+/** sysfs and procfs values are a page (4 KiB) at most; anything larger is not one. */
+export const MAX_FILE_BYTES = 64 * 1024;
+/** cpuinfo grows with the CPUs (about 1.5 KiB each); its first processor's fields come in its first lines. */
+export const MAX_CPUINFO_BYTES = 4 * 1024 * 1024;
+/** Longest value shown, after escaping. */
+export const MAX_VALUE_CHARS = 256;
+/** The kernel's COMMAND_LINE_SIZE is 2048 on x86, 4096 on some architectures: keep all of a real one. */
+const MAX_CMDLINE_CHARS = 4096;
+const MAX_PROBLEM_CHARS = 1024;
+
+/**
+ * Text made safe to print: C0 controls, DEL, C1 controls (U+0080-U+009F, CSI among them), bidirectional overrides
+ * and line separators are shown as escapes (`\x1b`, `\n`, `\u202e`), so that a file holding an ANSI sequence or a
+ * newline cannot repaint the terminal or forge a line of the report. Backslashes stay as they are (kernel command
+ * lines hold paths like `initrd=\amd-ucode.img`). Longer than `maxChars` after escaping: cut, ending in `…`.
+ */
+export function sanitizeText(text: string, maxChars = MAX_VALUE_CHARS): string {
+  const pieces: string[] = [];
+  let length = 0;
+  const chars = [...text];
+  for (let i = 0; i < chars.length; i++) {
+    const piece = escapeChar(chars[i]);
+    // The ellipsis takes one character: stop where the rest would not fit with it.
+    const last = i === chars.length - 1;
+    if (length + piece.length > (last ? maxChars : maxChars - 1)) {
+      pieces.push("…");
+      break;
+    }
+    pieces.push(piece);
+    length += piece.length;
+  }
+  return pieces.join("");
+}
+
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+
+function escapeChar(c: string): string {
+  const code = c.codePointAt(0) ?? 0;
+  if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) {
+    return NAMED_ESCAPES[c] ?? `\\x${code.toString(16).padStart(2, "0")}`;
+  }
+  // Bidirectional marks, embeddings, overrides and isolates, and the Unicode line and paragraph separators.
+  if (code === 0x200e || code === 0x200f || (code >= 0x2028 && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) {
+    return `\\u${code.toString(16).padStart(4, "0")}`;
+  }
+  return c;
+}
+
+/** A directory entry: its name as shown, and its path under the root as it really is (for reading). */
+interface DirEntry {
+  readonly name: string;
+  readonly rel: string;
+}
+
+/** A link that exists but does not lead where it should: its target is unknown, which is not "no link". */
+const UNRESOLVED = Symbol("unresolved link");
+
+/** A read refused for what the file is, rather than failed by the system. */
+class ReadRefusal extends Error {}
+
+/**
+ * Reads a regular file, at most `maxBytes`: more is a {@link ReadRefusal}, or, with `onChunk`, where the read stops
+ * (`onChunk` may also stop it early by returning true: cpuinfo). The file is opened non-blocking so that a named
+ * pipe cannot block the open, and checked before any byte is read: a device such as /dev/zero never ends.
+ */
+function readBounded(path: string, maxBytes: number, onChunk?: (chunk: Buffer) => boolean): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw Object.assign(new Error("directory"), { code: "EISDIR" });
+    if (!stat.isFile()) {
+      throw new ReadRefusal(
+        "not a regular file (a device, pipe or socket): a copy of /proc and /sys holds regular files",
+      );
+    }
+    const buffer = Buffer.alloc(Math.min(maxBytes + 1, 64 * 1024));
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      const chunk = Buffer.from(buffer.subarray(0, n));
+      chunks.push(chunk);
+      total += n;
+      if (onChunk?.(chunk)) break;
+      if (total > maxBytes) {
+        if (onChunk) break;
+        throw new ReadRefusal(
+          `larger than ${maxBytes / 1024} KiB: a sysfs or procfs value is a few bytes to a few KiB`,
+        );
+      }
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const CPUINFO_FIELDS = ["vendor_id", "model name", "flags"] as const;
+
 /** File access under the root that records problems instead of throwing. */
 class RootReader {
   public readonly problems: ReadProblem[] = [];
+  private readonly realDirs = new Map<string, string | undefined>();
 
   constructor(private readonly root: string) {}
 
@@ -191,31 +310,123 @@ class RootReader {
     return join(this.root, rel);
   }
 
-  /** File text; undefined if absent (a problem unless optional) or unreadable (always a problem). */
+  /**
+   * Raw file text for parsers, bounded; undefined if absent (a problem unless optional) or unreadable (always a
+   * problem). Not for showing: parsers quote what they reject through problems, which are sanitized.
+   */
   public text(rel: string, opts: { optional?: boolean } = {}): string | undefined {
     try {
       // A copy made with tar is padded with NULs to the 4096 bytes sysfs reports as the size: drop them.
-      return readFileSync(this.abs(rel), "utf8").replace(/\0+$/, "");
+      return readBounded(this.abs(rel), MAX_FILE_BYTES).toString("utf8").replace(/\0+$/, "");
     } catch (e) {
       if (!(opts.optional && code(e) === "ENOENT")) this.fail(rel, e);
       return undefined;
     }
   }
 
-  /** Basename of a symlink's target (`driver` → `vfio-pci`); undefined if there is no link. */
-  public link(rel: string): string | undefined {
+  /** A one-line value (hostname, class, reset_method), trimmed and sanitized: a newline inside shows as `\n`. */
+  public value(rel: string, opts: { optional?: boolean; maxChars?: number } = {}): string | undefined {
+    const text = this.text(rel, opts);
+    return text === undefined ? undefined : sanitizeText(text.trim(), opts.maxChars);
+  }
+
+  /**
+   * The first processor's vendor, model and flags (all processors of a host report the same). Read in chunks
+   * until the three are found, up to {@link MAX_CPUINFO_BYTES}: the file grows with the CPUs, and a copy may be
+   * anything.
+   */
+  public cpuinfo(rel: string): HostSnapshot["cpu"] {
+    const found: Partial<Record<(typeof CPUINFO_FIELDS)[number], string>> = {};
+    const complete = () => CPUINFO_FIELDS.every((f) => found[f] !== undefined);
+    const scan = (lines: string[]) => {
+      for (const line of lines) {
+        const m = /^([^:]*?)[ \t]*:[ \t]*(.*?)[ \t\r]*$/.exec(line);
+        const key = m?.[1] as (typeof CPUINFO_FIELDS)[number];
+        if (m && CPUINFO_FIELDS.includes(key) && found[key] === undefined) found[key] = m[2];
+      }
+    };
+    let pending = "";
+    let bytes = 0;
     try {
-      return basename(readlinkSync(this.abs(rel)));
+      // latin1 maps each byte to one character, so a chunk boundary cannot split a UTF-8 character; a line cut
+      // between two chunks waits in `pending`.
+      readBounded(this.abs(rel), MAX_CPUINFO_BYTES, (chunk) => {
+        bytes += chunk.length;
+        const lines = (pending + chunk.toString("latin1")).split("\n");
+        pending = lines.pop() ?? "";
+        scan(lines);
+        return complete();
+      });
+      if (!complete()) scan([pending]);
+      const missing = CPUINFO_FIELDS.filter((f) => found[f] === undefined);
+      if (missing.length && bytes > MAX_CPUINFO_BYTES) {
+        const names = missing.join(", ").replace(/, (?=[^,]*$)/, " or ");
+        this.problem(
+          rel,
+          `no ${names} line in its first ${MAX_CPUINFO_BYTES / 2 ** 20} MiB: read no further ` +
+            "(a real one has them in its first lines)",
+        );
+      }
     } catch (e) {
-      if (code(e) !== "ENOENT") this.fail(rel, e);
-      return undefined;
+      this.fail(rel, e);
     }
+    const clean = (v: string | undefined) =>
+      v === undefined ? undefined : sanitizeText(Buffer.from(v, "latin1").toString("utf8"));
+    return {
+      vendorId: clean(found.vendor_id),
+      modelName: clean(found["model name"]),
+      flags: (found.flags ?? "")
+        .split(/[ \t]+/)
+        .filter(Boolean)
+        .map((f) => clean(f) as string),
+    };
+  }
+
+  /**
+   * The name of the entry of `dirRel` that a link resolves to (`driver` → `vfio-pci`); undefined if there is no
+   * link. A link that loops, dangles, is not a link, or resolves anywhere but directly under `dirRel` is recorded
+   * as a problem and gives {@link UNRESOLVED}: its basename would be a made-up name (a looping `driver` link would
+   * name the driver "driver").
+   */
+  public linkInto(rel: string, dirRel: string, what: string): string | typeof UNRESOLVED | undefined {
+    const path = this.abs(rel);
+    const unknown = (why: string): typeof UNRESOLVED => {
+      this.problem(rel, `unreadable: ${why}; ${what} is unknown`);
+      return UNRESOLVED;
+    };
+    let target: string;
+    try {
+      target = readlinkSync(path);
+    } catch (e) {
+      if (code(e) === "ENOENT") return undefined;
+      if (code(e) === "EINVAL")
+        return unknown("not a symbolic link (copy the tree keeping links, e.g. with tar or cp -a)");
+      this.fail(rel, e);
+      return UNRESOLVED;
+    }
+    const shown = `${basename(rel)} -> ${target}`;
+    let resolved: string;
+    try {
+      resolved = realpathSync(path);
+    } catch (e) {
+      if (code(e) === "ELOOP") return unknown(`the link loops (${shown})`);
+      if (code(e) === "ENOENT" || code(e) === "ENOTDIR") return unknown(`the link dangles (${shown})`);
+      this.fail(rel, e);
+      return UNRESOLVED;
+    }
+    const dir = this.realDir(dirRel);
+    if (dir === undefined || dirname(resolved) !== dir) {
+      return unknown(`the link points to ${resolved}, not into ${this.abs(dirRel)}/`);
+    }
+    return sanitizeText(basename(resolved));
   }
 
   /** Sorted directory entries; empty if the directory is absent (no IOMMU groups is a finding, not an error). */
-  public list(rel: string): string[] {
+  public list(rel: string): DirEntry[] {
     try {
-      return readdirSync(this.abs(rel)).sort();
+      return readdirSync(this.abs(rel))
+        .sort()
+        .map((name) => ({ name: sanitizeText(name), rel: `${rel}/${name}` }));
     } catch (e) {
       if (code(e) !== "ENOENT") this.fail(rel, e);
       return [];
@@ -226,12 +437,7 @@ class RootReader {
   public parsed<T>(rel: string, text: string | undefined, parse: (t: string) => T | undefined, expected: string) {
     if (text === undefined) return undefined;
     const value = parse(text);
-    if (value === undefined) {
-      this.problems.push({
-        path: this.abs(rel),
-        message: `malformed: expected ${expected}, found "${text.trim().slice(0, 40)}"`,
-      });
-    }
+    if (value === undefined) this.problem(rel, `malformed: expected ${expected}, found "${text.trim().slice(0, 40)}"`);
     return value;
   }
 
@@ -239,13 +445,35 @@ class RootReader {
     try {
       return parse();
     } catch (e) {
-      this.problems.push({ path: this.abs(rel), message: `malformed: ${(e as Error).message}` });
+      this.problem(rel, `malformed: ${(e as Error).message}`);
       return undefined;
     }
   }
 
+  /** Every problem passes here: its path holds names from the tree and its message quotes the file. */
+  private problem(rel: string, message: string): void {
+    this.problems.push({
+      path: sanitizeText(this.abs(rel), MAX_PROBLEM_CHARS),
+      message: sanitizeText(message, MAX_PROBLEM_CHARS),
+    });
+  }
+
   private fail(rel: string, e: unknown): void {
-    this.problems.push({ path: this.abs(rel), message: describeError(e) });
+    this.problem(rel, describeError(e));
+  }
+
+  /** The real path of a directory of the root, or undefined if it does not exist (cached: asked once per device). */
+  private realDir(rel: string): string | undefined {
+    if (!this.realDirs.has(rel)) {
+      let real: string | undefined;
+      try {
+        real = realpathSync(this.abs(rel));
+      } catch {
+        real = undefined;
+      }
+      this.realDirs.set(rel, real);
+    }
+    return this.realDirs.get(rel);
   }
 }
 
@@ -254,6 +482,7 @@ function code(e: unknown): string | undefined {
 }
 
 function describeError(e: unknown): string {
+  if (e instanceof ReadRefusal) return `unreadable: ${e.message}`;
   switch (code(e)) {
     case "ENOENT":
       return "missing";
