@@ -3,7 +3,7 @@
  * so a problem in the second stack leaves the first one on disk and hides the problems of the rest. Here every
  * construct of every stack is checked first and all problems are reported together.
  */
-import { App, AppConfig } from "cdktf";
+import { App, AppConfig, DISABLE_STACK_TRACE_IN_METADATA } from "cdktf";
 import { existsSync, readdirSync, rmSync, statSync } from "fs";
 import { join } from "path";
 import { IConstruct } from "constructs";
@@ -32,7 +32,10 @@ export class PassthroughApp extends App {
   constructor(config?: AppConfig) {
     const outdir = config?.outdir ?? process.env.CDKTF_OUTDIR ?? "cdktf.out";
     const existed = existsSync(outdir);
-    super(config);
+    // Annotations (warnings) carry no stack trace by default: cdktf would write this machine's absolute paths into
+    // manifest.json, so output would differ by checkout. stackTraces: true, or the context key (cdktf.json), restores it.
+    const traces = config?.stackTraces ? {} : { [DISABLE_STACK_TRACE_IN_METADATA]: true };
+    super({ ...config, context: { ...traces, ...config?.context } });
     this.createdOutdir = !existed;
   }
 
