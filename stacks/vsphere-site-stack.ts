@@ -5,6 +5,7 @@ import { Construct } from "constructs";
 import { VsphereBackend } from "../lib/backends/vsphere/vsphere-backend";
 import { VsphereVmOptions } from "../lib/backends/vsphere/vm-options";
 import { FleetHost, FleetVm } from "../lib/fleet/schema";
+import { escapeTemplate } from "../lib/terraform-literal";
 import { SiteStack, SiteStackProps } from "./site-stack";
 
 export class VsphereSiteStack extends SiteStack {
@@ -17,7 +18,7 @@ export class VsphereSiteStack extends SiteStack {
     const vsphere = site.vsphere ?? { server: "", datacenter: "" }; // the loader guarantees it for vSphere sites
     this.datacenter = vsphere.datacenter;
     this.provider = new VsphereProvider(this, "vsphere", {
-      vsphereServer: vsphere.server,
+      vsphereServer: escapeTemplate(vsphere.server),
       user: this.credential("vsphere_user", "vCenter user name; unset, the provider reads VSPHERE_USER"),
       password: this.credential("vsphere_password", "vCenter password; unset, the provider reads VSPHERE_PASSWORD"),
       allowUnverifiedSsl: vsphere.allowUnverifiedSsl,

@@ -9,6 +9,7 @@ import type { PassthroughHost } from "../../host";
 import { IommuGroup, IommuGroupProps, parseIommuGroups } from "../../pci/iommu";
 import { Problem } from "../../problems";
 import { StackFile } from "../../stack-file";
+import { terraformValue } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { BackendLimits, HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
 import { HostDistro, OvmfPaths, ovmfPaths } from "./distro";
@@ -160,7 +161,10 @@ export class LibvirtHostBinding implements HostBinding {
     new StackFile(vm, "domain-xml", {
       path: `domains/${vm.vmName}.xml`,
       content: (synthesized) =>
-        domainXml(synthesized.resource?.[domain.terraformResourceType]?.[domain.friendlyUniqueId] ?? {}),
+        // What libvirt receives: Terraform has read the escaped literals back to the user's text.
+        domainXml(
+          terraformValue(synthesized.resource?.[domain.terraformResourceType]?.[domain.friendlyUniqueId] ?? {}),
+        ),
     });
     return { resource: domain, validate: () => libvirtVmProblems(vm, this.iommuGroups) };
   }

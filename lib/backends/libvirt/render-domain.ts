@@ -11,6 +11,7 @@ import type { Volume } from "../../../.gen/providers/libvirt/volume";
 import type { HostGpu } from "../../host";
 import { MmioRequirement } from "../../mmio";
 import { PciAddress } from "../../pci/address";
+import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { OvmfPaths } from "./distro";
 import { LibvirtVmOptions } from "./vm-options";
@@ -186,30 +187,42 @@ export function renderDomain(vm: GpuPassthroughVm, placement: DomainPlacement): 
   const { Domain, Volume, CloudinitDisk } = bindings();
   const opts = vm.props.libvirt ?? { baseImage: "" };
   const provider = placement.provider;
-  const bootVolume = new Volume(vm, "boot", {
-    provider,
-    name: bootVolumeName(vm),
-    pool: placement.pool,
-    capacity: (opts.diskGib ?? DEFAULT_DISK_GIB) * 1024 * 1024 * 1024,
-    target: { format: { type: "qcow2" } },
-    backingStore: { path: opts.baseImage, format: { type: "qcow2" } },
-  });
-  const cloudInit = new CloudinitDisk(vm, "cloudinit", {
-    provider,
-    name: `${vm.vmName}-cloudinit`,
-    userData: cloudConfig(vm, opts),
-    metaData: `instance-id: ${vm.vmName}\nlocal-hostname: ${opts.cloudInit?.hostName ?? vm.vmName}\n`,
-  });
-  const cloudInitVolume = new Volume(vm, "cloudinit-volume", {
-    provider,
-    name: cloudInitVolumeName(vm),
-    pool: placement.pool,
-    target: { format: { type: "raw" } },
-    create: { content: { url: cloudInit.path } },
-  });
+  const bootVolume = new Volume(
+    vm,
+    "boot",
+    terraformLiteral({
+      provider,
+      name: bootVolumeName(vm),
+      pool: placement.pool,
+      capacity: (opts.diskGib ?? DEFAULT_DISK_GIB) * 1024 * 1024 * 1024,
+      target: { format: { type: "qcow2" } },
+      backingStore: { path: opts.baseImage, format: { type: "qcow2" } },
+    }),
+  );
+  const cloudInit = new CloudinitDisk(
+    vm,
+    "cloudinit",
+    terraformLiteral({
+      provider,
+      name: `${vm.vmName}-cloudinit`,
+      userData: cloudConfig(vm, opts),
+      metaData: `instance-id: ${vm.vmName}\nlocal-hostname: ${opts.cloudInit?.hostName ?? vm.vmName}\n`,
+    }),
+  );
+  const cloudInitVolume = new Volume(
+    vm,
+    "cloudinit-volume",
+    terraformLiteral({
+      provider,
+      name: cloudInitVolumeName(vm),
+      pool: placement.pool,
+      target: { format: { type: "raw" } },
+      create: { content: { url: cloudInit.path } },
+    }),
+  );
   // Volumes are named literally in the domain (so its XML reads plainly); depends_on keeps the order.
   const domain = new Domain(vm, "domain", {
-    ...domainConfig(vm, placement),
+    ...terraformLiteral(domainConfig(vm, placement)),
     dependsOn: [bootVolume, cloudInitVolume],
   });
   return { domain, bootVolume, cloudInit, cloudInitVolume };

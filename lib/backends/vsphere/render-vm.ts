@@ -9,6 +9,7 @@ import {
 } from "@cdktf/provider-vsphere/lib/virtual-machine";
 import { ITerraformDependable } from "cdktf";
 import { MmioRequirement } from "../../mmio";
+import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { toolsInstallCommand } from "./horizon";
 import { VsphereInventory } from "./inventory";
@@ -47,44 +48,48 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
   const template = inventory.templateRefs(opts.template);
   const efi = vm.firmware === "efi";
 
-  return new VirtualMachine(vm, "vm", {
-    name: vm.vmName,
-    annotation: opts.annotation,
-    folder: opts.folder,
-    resourcePoolId: host.resourcePoolId,
-    hostSystemId: host.id,
-    datastoreId: inventory.datastoreId(placement.datastore),
-    numCpus: vm.cpus,
-    numCoresPerSocket: vm.coresPerSocket,
-    memory: vm.memoryMib,
-    memoryReservation: vm.memoryReservationMib,
-    memoryReservationLockedToMax: true,
-    cpuHotAddEnabled: opts.cpuHotAdd ?? false,
-    cpuHotRemoveEnabled: false,
-    memoryHotAddEnabled: opts.memoryHotAdd ?? false,
-    nestedHvEnabled: opts.nestedVirtualization ?? false,
-    firmware: vm.firmware,
-    efiSecureBootEnabled: efi ? vm.secureBoot : undefined,
-    guestId: template.guestId,
-    scsiType: template.scsiType,
-    networkInterface: [
-      {
-        networkId: inventory.networkId(placement.network),
-        adapterType: template.adapterType,
-      },
-    ],
-    disk: [
-      {
-        label: "disk0",
-        size: opts.diskGib ?? template.diskSizeGib,
-        thinProvisioned: template.diskThinProvisioned,
-      },
-    ],
-    clone: renderClone(template.uuid, opts),
-    pciDeviceId: placement.pciDeviceIds,
-    extraConfig: nonEmpty(passthroughExtraConfig(vm)),
-    dependsOn: placement.dependsOn.length ? placement.dependsOn : undefined,
-  });
+  return new VirtualMachine(
+    vm,
+    "vm",
+    terraformLiteral({
+      name: vm.vmName,
+      annotation: opts.annotation,
+      folder: opts.folder,
+      resourcePoolId: host.resourcePoolId,
+      hostSystemId: host.id,
+      datastoreId: inventory.datastoreId(placement.datastore),
+      numCpus: vm.cpus,
+      numCoresPerSocket: vm.coresPerSocket,
+      memory: vm.memoryMib,
+      memoryReservation: vm.memoryReservationMib,
+      memoryReservationLockedToMax: true,
+      cpuHotAddEnabled: opts.cpuHotAdd ?? false,
+      cpuHotRemoveEnabled: false,
+      memoryHotAddEnabled: opts.memoryHotAdd ?? false,
+      nestedHvEnabled: opts.nestedVirtualization ?? false,
+      firmware: vm.firmware,
+      efiSecureBootEnabled: efi ? vm.secureBoot : undefined,
+      guestId: template.guestId,
+      scsiType: template.scsiType,
+      networkInterface: [
+        {
+          networkId: inventory.networkId(placement.network),
+          adapterType: template.adapterType,
+        },
+      ],
+      disk: [
+        {
+          label: "disk0",
+          size: opts.diskGib ?? template.diskSizeGib,
+          thinProvisioned: template.diskThinProvisioned,
+        },
+      ],
+      clone: renderClone(template.uuid, opts),
+      pciDeviceId: placement.pciDeviceIds,
+      extraConfig: nonEmpty(passthroughExtraConfig(vm)),
+      dependsOn: placement.dependsOn.length ? placement.dependsOn : undefined,
+    }),
+  );
 }
 
 function renderClone(templateUuid: string, opts: VsphereVmOptions): VirtualMachineClone {

@@ -7,6 +7,7 @@ import { DataResource } from "cdktf";
 import type { HostGpu, PassthroughHost } from "../../host";
 import { isLargeBar } from "../../mmio";
 import { mappedMib } from "../../gpu/model";
+import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { Problem } from "../../problems";
 import { BackendLimits, HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
@@ -82,21 +83,24 @@ export class VsphereHostBinding implements HostBinding {
       const { vendorId, classId, nameRegex } = gpu.match;
       this.pciDeviceLookups.set(
         gpu.key,
-        new DataVsphereHostPciDevice(host, `pci-device-${i}`, {
-          hostId: this.hostData.id,
-          vendorId,
-          classId,
-          nameRegex,
-        }),
+        new DataVsphereHostPciDevice(
+          host,
+          `pci-device-${i}`,
+          terraformLiteral({ hostId: this.hostData.id, vendorId, classId, nameRegex }),
+        ),
       );
     });
     if (props.enableDirectPath === "govc") {
       const commands = this.hostSteps().flatMap((s) => (s.command ? [s.command] : []));
       if (commands.length) {
-        this.directPathRunner = new DataResource(host, "enable-directpath", {
-          triggersReplace: { commands: commands.join("\n") },
-          provisioners: [{ type: "local-exec", command: `set -e\n${commands.join("\n")}` }],
-        });
+        this.directPathRunner = new DataResource(
+          host,
+          "enable-directpath",
+          terraformLiteral({
+            triggersReplace: { commands: commands.join("\n") },
+            provisioners: [{ type: "local-exec" as const, command: `set -e\n${commands.join("\n")}` }],
+          }),
+        );
       }
     }
   }
