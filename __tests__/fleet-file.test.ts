@@ -50,9 +50,9 @@ describe("fleet file", () => {
     expect(problems(yaml)).toEqual([
       "vms[0].gpus (line 15): must be at least 1",
       "vms[0].cpus (line 16): Invalid input: expected number, received string",
+      "vms[0].memoryGB (line 18): unknown key: check the spelling (keys are camelCase) or remove it",
       "vms[0].vsphere.template (line 19): missing: expected string, received undefined",
-      'vms[0].vsphere (line 19): unknown key "templat": check the spelling (keys are camelCase) or remove it',
-      'vms[0] (line 13): unknown key "memoryGB": check the spelling (keys are camelCase) or remove it',
+      "vms[0].vsphere.templat (line 19): unknown key: check the spelling (keys are camelCase) or remove it",
     ]);
   });
 
@@ -68,8 +68,8 @@ describe("fleet file", () => {
     expect(problems(minimal([vm("a", "esx01"), vm("a", "esx01"), vm("b", "esx09")].join("\n"), hosts))).toEqual([
       'hosts[1].name (line 9): host "esx01" is already defined at hosts[0]: names must be unique',
       'hosts[1].site (line 10): no site named "elsewhere"; sites: lab',
-      'vms[2].host (line 15): no host named "esx09"; hosts: esx01',
       'vms[1].name (line 14): VM "a" is already defined at vms[0]: names must be unique',
+      'vms[2].host (line 15): no host named "esx09"; hosts: esx01',
     ]);
   });
 

@@ -181,7 +181,7 @@ vms: []
     const error = fleetError(yaml);
     expect(error.problems).toEqual([
       expect.stringMatching(
-        new RegExp(`^hosts\\[0\\]\\.libvirt\\.uri \\(line ${lineOf(yaml, "uri:")}\\): the URI holds a password`),
+        new RegExp(`^hosts\\[0\\]\\.libvirt\\.uri \\(line ${lineOf(yaml, "uri:")}\\): holds a password`),
       ),
     ]);
     expect(error.message).not.toContain(password);

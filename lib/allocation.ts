@@ -4,6 +4,7 @@
  * when the two VMs are deployed from different stacks.
  */
 import { Construct, IConstruct } from "constructs";
+import { singleton } from "./construct-ids";
 
 export interface GpuClaim {
   /** The claiming VM's name, for messages. */
@@ -18,7 +19,7 @@ export class GpuLedger extends Construct {
   /** The app-wide ledger, created on first use. */
   public static of(scope: IConstruct): GpuLedger {
     const root = scope.node.root;
-    return (root.node.tryFindChild(LEDGER_ID) as GpuLedger | undefined) ?? new GpuLedger(root, LEDGER_ID);
+    return singleton(root, LEDGER_ID, GpuLedger, () => new GpuLedger(root, LEDGER_ID));
   }
 
   private readonly claims = new Map<string, GpuClaim[]>();

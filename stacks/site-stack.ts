@@ -6,10 +6,12 @@
 import { TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { HypervisorBackend } from "../lib/backends/backend";
-import { StackPlan, resolveState, terraformName } from "../lib/fleet/layout";
+import { StackPlan, constructId, resolveState, terraformName } from "../lib/fleet/layout";
 import { FleetHost, FleetVm } from "../lib/fleet/schema";
 import { PassthroughHost } from "../lib/host";
+import { markSelfDescribing } from "../lib/problems";
 import { GpuPassthroughVm, GpuPassthroughVmProps } from "../lib/vm";
+import { terraformLiteral } from "../lib/terraform-literal";
 import { addStateBackend } from "./state-backend";
 
 export interface SiteStackProps {
@@ -25,14 +27,23 @@ export abstract class SiteStack extends TerraformStack {
   constructor(scope: Construct, props: SiteStackProps) {
     super(scope, props.plan.name);
     addStateBackend(this, resolveState(props.plan.site.state, props.plan.name));
+    this.node.addValidation({ validate: () => this.nameProblems });
+    markSelfDescribing(this);
   }
+
+  private readonly nameProblems: string[] = [];
 
   /** Builds hosts and VMs; called by the subclass once its providers exist. */
   protected build(props: SiteStackProps): void {
     for (const h of props.plan.hosts) {
+      if (!this.claim(constructId("host", h.name), `host "${h.name}"`)) continue;
       this.hosts.set(
         h.name,
-        new PassthroughHost(this, h.name, { hostName: h.name, backend: this.backendFor(h), gpus: h.gpus }),
+        new PassthroughHost(this, constructId("host", h.name), {
+          hostName: h.name,
+          backend: this.backendFor(h),
+          gpus: h.gpus,
+        }),
       );
     }
     // VMs that name their GPUs take them first, so that count-based VMs get what is left.
@@ -42,8 +53,9 @@ export abstract class SiteStack extends TerraformStack {
     for (const v of ordered) {
       const host = this.hosts.get(v.host);
       if (!host) continue; // the fleet loader has already rejected unknown hosts
+      if (!this.claim(constructId("vm", v.name), `VM "${v.name}"`)) continue;
       this.vms.push(
-        new GpuPassthroughVm(this, v.name, {
+        new GpuPassthroughVm(this, constructId("vm", v.name), {
           host,
           name: v.name,
           gpus: typeof v.gpus === "number" ? undefined : v.gpus,
@@ -62,12 +74,26 @@ export abstract class SiteStack extends TerraformStack {
     // After the VMs: a KVM host's preparation follows from the GPUs its VMs take.
     for (const [name, host] of this.hosts) {
       const steps = host.hostSteps();
-      if (!steps.length) continue;
+      if (!steps.length || !this.claim(`host_steps_${terraformName(name)}`, `the host steps output of "${name}"`))
+        continue;
       new TerraformOutput(this, `host_steps_${terraformName(name)}`, {
         description: `Steps outside Terraform that ${name} needs before its GPUs can be passed through`,
-        value: steps.map((s) => s.command ?? `${s.kind}: ${s.description}`),
+        value: terraformLiteral(steps.map((s) => s.command ?? `${s.kind}: ${s.description}`)),
       });
     }
+  }
+
+  /**
+   * Whether `id` is free in this stack. Hosts, VMs, providers, variables and outputs share the stack's ids; a clash
+   * becomes a problem reported with the others (cdktf would throw, and the rest of the fleet would go unchecked).
+   */
+  private claim(id: string, what: string): boolean {
+    const holder = this.node.tryFindChild(id);
+    if (!holder) return true;
+    this.nameProblems.push(
+      `${what} of stack "${this.node.id}" needs the construct id "${id}", which ${holder.node.path} already has: rename one of them`,
+    );
+    return false;
   }
 
   protected abstract backendFor(host: FleetHost): HypervisorBackend;
@@ -78,8 +104,12 @@ export abstract class SiteStack extends TerraformStack {
    * to its own environment variable (VSPHERE_PASSWORD); either way no secret is in the output.
    */
   protected credential(name: string, description: string, defaultValue: string | null = null): string {
-    const existing = this.node.tryFindChild(name) as TerraformVariable | undefined;
-    if (existing) return existing.stringValue;
+    const existing = this.node.tryFindChild(name);
+    if (existing instanceof TerraformVariable) return existing.stringValue;
+    if (existing) {
+      this.claim(name, `the variable ${name}`);
+      return "";
+    }
     const variable = new TerraformVariable(this, name, {
       type: "string",
       sensitive: true,

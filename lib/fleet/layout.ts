@@ -30,8 +30,21 @@ function stackSafe(hostName: string): string {
  * output names). Here so that the loader can refuse two hosts of one stack that would get the same name.
  */
 export function terraformName(name: string): string {
-  return name.replace(/[^A-Za-z0-9]/g, "_");
+  const id = name.replace(/[^A-Za-z0-9]/g, "_");
+  // Terraform names start with a letter or underscore: a host named by its IP address gets a prefix.
+  return /^[A-Za-z_]/.test(id) ? id : `host_${id}`;
 }
+
+/**
+ * A construct id for a host or VM name. cdktf makes Terraform resource names from construct ids, and Terraform
+ * refuses names that start with a digit, so `01-desk` becomes `vm-01-desk`; other names are kept as they are.
+ */
+export function constructId(kind: "host" | "vm", name: string): string {
+  return /^[0-9]/.test(name) ? `${kind}-${name}` : name;
+}
+
+/** A stack name names a directory and a state file (terraform.<stack>.tfstate): it must fit in a file name. */
+export const MAX_STACK_NAME = 200;
 
 /** A state backend with its stack's values filled in. */
 export type ResolvedState =

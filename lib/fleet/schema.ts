@@ -5,13 +5,62 @@
 import { z } from "zod";
 import { resolveGpuModel } from "../gpu/resolve";
 import { PciAddress } from "../pci/address";
+import {
+  NAME_LIMITS,
+  absolutePathProblem,
+  documentProblem,
+  hostNameProblem,
+  textProblem,
+  vmNameProblem,
+} from "../validation/names";
+import { urlCredentialProblem } from "../validation/url-credentials";
 
-const name = z.string().trim().min(1, "must not be empty");
+/** A string checked by one of the rules in lib/validation (each returns why a value is wrong, or undefined). */
+const checked = (rule: (text: string) => string | undefined) =>
+  z.string().superRefine((text, ctx) => {
+    const problem = rule(text);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
-const pciAddress = z.string().superRefine((text, ctx) => {
-  const parsed = PciAddress.tryParse(text);
-  if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
-});
+/** One line of printable text: an inventory name, a computer name, a path segment. */
+const text = (max: number = NAME_LIMITS.text) =>
+  z
+    .string()
+    .trim()
+    .min(1, "must not be empty")
+    .superRefine((value, ctx) => {
+      const problem = textProblem(value, max);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    });
+const name = text();
+const hostName = checked(hostNameProblem);
+const vmName = checked(vmNameProblem);
+
+const pciAddress = z
+  .string({
+    error: (issue) =>
+      issue.input === undefined
+        ? undefined
+        : 'must be a PCI address in quotes, e.g. "0000:3b:00.0" (as lspci -D shows it)',
+  })
+  .superRefine((value, ctx) => {
+    const parsed = PciAddress.tryParse(value);
+    if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
+  });
+
+/** A URL whose credentials, if any, belong in `instead` (an environment variable). */
+const urlWithoutCredentials = (instead: string, schemes: readonly string[]) =>
+  z
+    .string()
+    .max(2048, "is longer than 2048 characters")
+    .superRefine((value, ctx) => {
+      const problem =
+        textProblem(value, 2048) ??
+        (schemes.some((s) => value.toLowerCase().startsWith(`${s}://`))
+          ? urlCredentialProblem(value, { instead })
+          : `must be a ${schemes.join(" or ")} URL`);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    });
 
 /** A catalog id, checked here so that an unknown model is reported with the file's other problems. */
 const catalogId = name.superRefine((id, ctx) => {
@@ -24,8 +73,17 @@ const hexId4 = (tool: string) => z.string().regex(/^[0-9a-fA-F]{4}$/, `must be 4
 const hexId = hexId4("lspci -nn");
 
 const customModel = z.strictObject({
-  name,
-  barsMib: z.array(z.number().int().positive("each BAR is a whole, positive number of MiB")).min(1),
+  name: text(64),
+  barsMib: z
+    .array(
+      z
+        .number()
+        .int()
+        .positive("each BAR is a whole, positive number of MiB")
+        .max(1024 * 1024, "a BAR above 1 TiB (1048576 MiB) is not a GPU's"),
+    )
+    .min(1)
+    .max(6, "a PCI function has at most 6 BARs"),
   vendor: z.enum(["nvidia", "amd", "intel", "other"]).optional(),
   segment: z.enum(["datacenter", "workstation", "consumer"]).optional(),
   vendorId: hexId.optional(),
@@ -42,6 +100,9 @@ const customModel = z.strictObject({
   quirks: z.strictObject({ hideHypervisor: z.boolean().optional(), resetBug: z.boolean().optional() }).optional(),
 });
 
+const httpMethod = z.string().regex(/^[A-Z]{1,16}$/, "must be an HTTP method in capitals, e.g. POST");
+const httpStateUrl = urlWithoutCredentials("TF_HTTP_USERNAME and TF_HTTP_PASSWORD", ["http", "https"]);
+
 /**
  * Where a stack keeps its Terraform state. Credentials never come from this file: S3 reads the AWS environment
  * (AWS_PROFILE, AWS_ACCESS_KEY_ID, OIDC), HTTP reads TF_HTTP_USERNAME / TF_HTTP_PASSWORD.
@@ -50,7 +111,7 @@ const state = z.discriminatedUnion("backend", [
   z.strictObject({
     backend: z.literal("local"),
     /** Relative to the project root. @default terraform.<stack>.tfstate */
-    path: name
+    path: text(NAME_LIMITS.path)
       .refine(
         (p) => !/^(?:[/\\]|[A-Za-z]:)/.test(p),
         "must be relative to the project root (the stack reads it from cdktf.out/stacks/<stack>), e.g. state/terraform.{stack}.tfstate",
@@ -67,30 +128,47 @@ const state = z.discriminatedUnion("backend", [
     useLockfile: z.boolean().optional(),
     encrypt: z.boolean().optional(),
     /** S3-compatible endpoints (MinIO, Ceph). */
-    endpoint: z.url().optional(),
+    endpoint: urlWithoutCredentials("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)", [
+      "http",
+      "https",
+    ]).optional(),
   }),
   z.strictObject({
     backend: z.literal("http"),
     /** State URL; `{stack}` is replaced by the stack name, e.g. GitLab's .../terraform/state/{stack}. */
-    address: z.url(),
+    address: httpStateUrl,
     /** @default address + "/lock" */
-    lockAddress: z.url().optional(),
+    lockAddress: httpStateUrl.optional(),
     /** @default lockAddress */
-    unlockAddress: z.url().optional(),
+    unlockAddress: httpStateUrl.optional(),
     /** @default "POST" (GitLab's) */
-    lockMethod: name.optional(),
+    lockMethod: httpMethod.optional(),
     /** @default "DELETE" (GitLab's) */
-    unlockMethod: name.optional(),
+    unlockMethod: httpMethod.optional(),
   }),
 ]);
 
+/** vSphere's limit on passthrough devices per VM; KVM's is checked by its backend. */
+const MAX_VM_GPUS = 16;
+
 const site = z.strictObject({
   /** Becomes the stack name: cdktf.out/stacks/<name> (or <name>-<host> with stackPer: host). */
-  name: z.string().regex(/^[a-z][a-z0-9-]*$/, "must be lower-case letters, digits and dashes (it names the stack)"),
+  name: z
+    .string()
+    .regex(
+      /^[a-z][a-z0-9-]*$/,
+      "must be lower-case letters, digits and dashes, starting with a letter (it names the stack)",
+    )
+    .max(NAME_LIMITS.siteName, `has at most ${NAME_LIMITS.siteName} characters (it names the stack)`),
   vsphere: z
     .strictObject({
       /** vCenter address. Credentials come from VSPHERE_USER / VSPHERE_PASSWORD, never from this file. */
-      server: name,
+      server: checked(
+        (server) =>
+          (server.includes("@") || server.includes("/") || /[?#]/.test(server)
+            ? "must be the vCenter host name or address alone (vcenter.example.com): no scheme, path, user or password; credentials come from VSPHERE_USER and VSPHERE_PASSWORD"
+            : undefined) ?? hostNameProblem(server.replace(/:\d+$/, "")),
+      ),
       datacenter: name,
       allowUnverifiedSsl: z.boolean().optional(),
     })
@@ -103,13 +181,22 @@ const site = z.strictObject({
   stackPer: z.enum(["site", "host"]).optional(),
 });
 
-const absolutePath = z.string().regex(/^\//, "must be an absolute path on the host (it starts with /)");
+const absolutePath = checked(absolutePathProblem);
 
 const libvirtHost = z.strictObject({
   /** Connection URI: qemu:///system on the machine that applies, or qemu+ssh://user@host/system. @default qemu:///system */
   uri: z
     .string()
     .regex(/^[a-z][a-z0-9+]*:\/\//, "must be a libvirt URI such as qemu:///system or qemu+ssh://root@kvm-01/system")
+    .superRefine((uri, ctx) => {
+      const problem =
+        textProblem(uri, 2048) ??
+        urlCredentialProblem(uri, {
+          instead: "TF_VAR_libvirt_uri_<host> (or use SSH keys: qemu+ssh://user@host/system)",
+          allowUser: true,
+        });
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
     .optional(),
   cpuVendor: z.enum(["intel", "amd"]),
   distro: z.enum(["debian", "ubuntu", "fedora", "rhel", "arch"]).optional(),
@@ -123,17 +210,19 @@ const libvirtHost = z.strictObject({
     .optional(),
   pool: name.optional(),
   network: name.optional(),
-  iommuGroups: z.array(
-    z.strictObject({
-      id: z.number().int().min(0),
-      devices: z.array(pciAddress).min(1),
-      bridges: z.array(pciAddress).optional(),
-    }),
-  ),
+  iommuGroups: z
+    .array(
+      z.strictObject({
+        id: z.number().int().min(0).max(65535),
+        devices: z.array(pciAddress).min(1).max(256),
+        bridges: z.array(pciAddress).max(256).optional(),
+      }),
+    )
+    .max(4096),
 });
 
 const host = z.strictObject({
-  name,
+  name: hostName,
   site: name,
   datastore: name.optional(),
   network: name.optional(),
@@ -147,7 +236,8 @@ const host = z.strictObject({
         role: z.enum(["guest", "host"]).optional(),
       }),
     )
-    .min(1, "a passthrough host needs at least one GPU"),
+    .min(1, "a passthrough host needs at least one GPU")
+    .max(64, "a host has at most 64 GPUs here"),
 });
 
 const vsphereVm = z.strictObject({
@@ -155,21 +245,24 @@ const vsphereVm = z.strictObject({
   datastore: name.optional(),
   network: name.optional(),
   folder: name.optional(),
-  diskGib: z.number().int().positive().optional(),
+  diskGib: z.number().int().positive().max(63488, "a virtual disk has at most 62 TB (63488 GiB)").optional(),
   linkedClone: z.boolean().optional(),
   customize: z
     .strictObject({
-      linux: z.strictObject({ hostName: name, domain: name }).optional(),
+      linux: z.strictObject({ hostName: checked(hostNameProblem), domain: checked(hostNameProblem) }).optional(),
       windows: z
         .strictObject({
-          computerName: name,
+          /** Windows NetBIOS names have at most 15 characters. */
+          computerName: z
+            .string()
+            .regex(/^[A-Za-z0-9-]{1,15}$/, "must be a Windows computer name: 1-15 letters, digits and dashes"),
           /** Name of a sensitive Terraform variable (set TF_VAR_<name>) holding the Administrator password. */
           adminPasswordVariable: z
             .string()
             .regex(/^[a-z_][a-z0-9_]*$/, "must be a Terraform variable name (lower-case, digits, _)")
             .optional(),
-          timeZone: z.number().int().optional(),
-          runOnceCommands: z.array(name).optional(),
+          timeZone: z.number().int().min(0).max(300).optional(),
+          runOnceCommands: z.array(text(NAME_LIMITS.command)).max(100).optional(),
         })
         .optional(),
       ipv4: z
@@ -177,7 +270,7 @@ const vsphereVm = z.strictObject({
           address: z.ipv4(),
           netmask: z.number().int().min(1).max(32),
           gateway: z.ipv4(),
-          dnsServers: z.array(z.ipv4()).optional(),
+          dnsServers: z.array(z.ipv4()).max(3, "Windows and Linux customization take at most 3 DNS servers").optional(),
         })
         .optional(),
     })
@@ -194,52 +287,59 @@ const vsphereVm = z.strictObject({
   nestedVirtualization: z.boolean().optional(),
   cpuHotAdd: z.boolean().optional(),
   memoryHotAdd: z.boolean().optional(),
-  annotation: z.string().optional(),
+  annotation: checked(documentProblem).optional(),
 });
 
 const libvirtVm = z.strictObject({
   baseImage: absolutePath,
-  diskGib: z.number().int().positive().optional(),
+  diskGib: z.number().int().positive().max(65536, "at most 65536 GiB").optional(),
   network: name.optional(),
   cloudInit: z
     .strictObject({
-      hostName: name.optional(),
-      sshAuthorizedKeys: z.array(name).optional(),
-      userData: z.string().startsWith("#cloud-config", "must be a #cloud-config document").optional(),
+      hostName: checked(hostNameProblem).optional(),
+      sshAuthorizedKeys: z.array(text(NAME_LIMITS.command)).max(100).optional(),
+      userData: checked(documentProblem)
+        .refine((doc) => doc.startsWith("#cloud-config"), "must be a #cloud-config document")
+        .optional(),
     })
     .optional(),
-  vcpuPins: z.array(z.string()).optional(),
+  vcpuPins: z.array(text(64)).max(768).optional(),
   hugepages: z.enum(["2M", "1G"]).optional(),
   gpuRom: z.strictObject({ file: absolutePath.optional(), bar: z.boolean().optional() }).optional(),
   usbDevices: z
-    .array(
-      z.strictObject({ vendorId: hexId4("lsusb"), productId: hexId4("lsusb"), description: z.string().optional() }),
-    )
+    .array(z.strictObject({ vendorId: hexId4("lsusb"), productId: hexId4("lsusb"), description: text().optional() }))
+    .max(127, "a USB bus has at most 127 devices")
     .optional(),
-  hypervisorVendorId: z.string().optional(),
+  hypervisorVendorId: text(12).optional(),
   autostart: z.boolean().optional(),
 });
 
 const vm = z.strictObject({
-  name,
+  name: vmName,
   host: name,
   /** A number of GPUs to take from the host, or their addresses. */
-  gpus: z.union([z.number().int().min(1, "must be at least 1"), z.array(pciAddress).min(1)]),
-  cpus: z.number().int().positive(),
-  coresPerSocket: z.number().int().positive().optional(),
-  memoryGib: z.number().positive(),
+  gpus: z.union([
+    z.number().int().min(1, "must be at least 1").max(MAX_VM_GPUS, `at most ${MAX_VM_GPUS}`),
+    z.array(pciAddress).min(1).max(MAX_VM_GPUS),
+  ]),
+  cpus: z.number().int().positive().max(768, "at most 768 (vSphere 8's limit; KVM's is lower)"),
+  coresPerSocket: z.number().int().positive().max(768).optional(),
+  memoryGib: z.number().positive().max(24576, "at most 24576 GiB (24 TiB, vSphere 8's limit)"),
   firmware: z.enum(["efi", "bios"]).optional(),
   secureBoot: z.boolean().optional(),
-  mmioSizeGb: z.number().int().positive().optional(),
+  mmioSizeGb: z.number().int().positive().max(65536, "at most 65536 GB (a 46-bit guest address space)").optional(),
   hideHypervisor: z.boolean().optional(),
   vsphere: vsphereVm.optional(),
   libvirt: libvirtVm.optional(),
 });
 
+/** Bounds on the fleet's size, so that no file makes synth run for minutes: split bigger fleets into several files. */
+export const FLEET_LIMITS = { sites: 100, hosts: 1000, vms: 2000 } as const;
+
 export const fleetSchema = z.strictObject({
-  sites: z.array(site).min(1, "give at least one site"),
-  hosts: z.array(host),
-  vms: z.array(vm),
+  sites: z.array(site).min(1, "give at least one site").max(FLEET_LIMITS.sites),
+  hosts: z.array(host).max(FLEET_LIMITS.hosts),
+  vms: z.array(vm).max(FLEET_LIMITS.vms),
 });
 
 export type Fleet = z.infer<typeof fleetSchema>;

@@ -10,6 +10,7 @@ import { HostStep } from "../backends/backend";
 import { PassthroughHost } from "../host";
 import { mappedMib } from "../gpu/model";
 import { MmioRequirement } from "../mmio";
+import { singleton } from "../construct-ids";
 import { StackFile } from "../stack-file";
 import { GpuPassthroughVm } from "../vm";
 
@@ -82,11 +83,16 @@ const MANIFEST_ID = "gpu-passthrough-manifest";
 /** Makes sure the stack holding `scope` writes its manifest; called by every host. */
 export function ensureManifest(scope: IConstruct): void {
   const stack = TerraformStack.of(scope);
-  if (stack.node.tryFindChild(MANIFEST_ID)) return;
-  new StackFile(stack, MANIFEST_ID, {
-    path: MANIFEST_FILE,
-    content: () => `${JSON.stringify(buildManifest(stack), null, 2)}\n`,
-  });
+  singleton(
+    stack,
+    MANIFEST_ID,
+    StackFile,
+    () =>
+      new StackFile(stack, MANIFEST_ID, {
+        path: MANIFEST_FILE,
+        content: () => `${JSON.stringify(buildManifest(stack), null, 2)}\n`,
+      }),
+  );
 }
 
 export function buildManifest(stack: TerraformStack): PassthroughManifest {

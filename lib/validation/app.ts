@@ -43,12 +43,17 @@ export class PassthroughApp extends App {
     try {
       assertValidApp(this);
     } catch (e) {
-      if (this.createdOutdir && existsSync(this.outdir) && !containsFiles(this.outdir)) {
-        rmSync(this.outdir, { recursive: true });
-      }
+      this.discardOutput();
       throw e;
     }
     super.synth();
+  }
+
+  /** Removes the empty output directories cdktf made at construction, when synth is not going to happen. */
+  public discardOutput(): void {
+    if (this.createdOutdir && existsSync(this.outdir) && !containsFiles(this.outdir)) {
+      rmSync(this.outdir, { recursive: true });
+    }
   }
 }
 

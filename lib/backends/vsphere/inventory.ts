@@ -11,47 +11,61 @@ import { DataVsphereNetwork } from "@cdktf/provider-vsphere/lib/data-vsphere-net
 import { DataVsphereVirtualMachine } from "@cdktf/provider-vsphere/lib/data-vsphere-virtual-machine";
 import { Fn, IResolvable, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
+import { freeId } from "../../construct-ids";
+import { terraformLiteral } from "../../terraform-literal";
+
+/** Each stack's inventories by datacenter name (names that differ only in "/" and "_" get distinct ids). */
+const inventoriesOf = new WeakMap<TerraformStack, Map<string, VsphereInventory>>();
 
 export class VsphereInventory extends Construct {
   /** The inventory of this datacenter in the stack that holds `scope`. */
   public static of(scope: Construct, datacenter: string): VsphereInventory {
     const stack = TerraformStack.of(scope);
-    const id = `vsphere-${safeId(datacenter)}`;
-    return (stack.node.tryFindChild(id) as VsphereInventory | undefined) ?? new VsphereInventory(stack, id, datacenter);
+    const inventories = inventoriesOf.get(stack) ?? new Map<string, VsphereInventory>();
+    inventoriesOf.set(stack, inventories);
+    const existing = inventories.get(datacenter);
+    if (existing) return existing;
+    const inventory = new VsphereInventory(stack, freeId(stack, `vsphere-${safeId(datacenter)}`), datacenter);
+    inventories.set(datacenter, inventory);
+    return inventory;
   }
 
   public readonly datacenter: DataVsphereDatacenter;
 
   private constructor(scope: Construct, id: string, datacenterName: string) {
     super(scope, id);
-    this.datacenter = new DataVsphereDatacenter(this, "datacenter", { name: datacenterName });
+    this.datacenter = new DataVsphereDatacenter(this, "datacenter", terraformLiteral({ name: datacenterName }));
   }
 
   public host(name: string): DataVsphereHost {
     return this.lookup(
-      `host-${safeId(name)}`,
-      (id) => new DataVsphereHost(this, id, { name, datacenterId: this.datacenter.id }),
+      "host",
+      name,
+      (id) => new DataVsphereHost(this, id, terraformLiteral({ name, datacenterId: this.datacenter.id })),
     );
   }
 
   public datastore(name: string): DataVsphereDatastore {
     return this.lookup(
-      `datastore-${safeId(name)}`,
-      (id) => new DataVsphereDatastore(this, id, { name, datacenterId: this.datacenter.id }),
+      "datastore",
+      name,
+      (id) => new DataVsphereDatastore(this, id, terraformLiteral({ name, datacenterId: this.datacenter.id })),
     );
   }
 
   public network(name: string): DataVsphereNetwork {
     return this.lookup(
-      `network-${safeId(name)}`,
-      (id) => new DataVsphereNetwork(this, id, { name, datacenterId: this.datacenter.id }),
+      "network",
+      name,
+      (id) => new DataVsphereNetwork(this, id, terraformLiteral({ name, datacenterId: this.datacenter.id })),
     );
   }
 
   public template(name: string): DataVsphereVirtualMachine {
     return this.lookup(
-      `template-${safeId(name)}`,
-      (id) => new DataVsphereVirtualMachine(this, id, { name, datacenterId: this.datacenter.id }),
+      "template",
+      name,
+      (id) => new DataVsphereVirtualMachine(this, id, terraformLiteral({ name, datacenterId: this.datacenter.id })),
     );
   }
 
@@ -94,8 +108,16 @@ export class VsphereInventory extends Construct {
     return this.refs.get(key) as T;
   }
 
-  private lookup<T extends Construct>(id: string, create: (id: string) => T): T {
-    return (this.node.tryFindChild(id) as T | undefined) ?? create(id);
+  private readonly lookups = new Map<string, Construct>();
+
+  /** One lookup per kind and name, with the id `<kind>-<name>` unless another name already took it. */
+  private lookup<T extends Construct>(kind: string, name: string, create: (id: string) => T): T {
+    const key = `${kind}:${name}`;
+    const existing = this.lookups.get(key);
+    if (existing) return existing as T;
+    const made = create(freeId(this, `${kind}-${safeId(name)}`));
+    this.lookups.set(key, made);
+    return made;
   }
 }
 

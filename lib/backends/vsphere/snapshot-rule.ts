@@ -4,6 +4,7 @@
  */
 import { TerraformStack } from "cdktf";
 import { Construct, IConstruct } from "constructs";
+import { singleton } from "../../construct-ids";
 import { formatProblem, markSelfDescribing } from "../../problems";
 import type { GpuPassthroughVm } from "../../vm";
 import { snapshotProblems } from "./vm-rules";
@@ -14,7 +15,7 @@ export class VsphereSnapshotRule extends Construct {
   /** The rule of the stack that holds `scope`, created on first use. */
   public static of(scope: IConstruct): VsphereSnapshotRule {
     const stack = TerraformStack.of(scope);
-    return (stack.node.tryFindChild(RULE_ID) as VsphereSnapshotRule | undefined) ?? new VsphereSnapshotRule(stack);
+    return singleton(stack, RULE_ID, VsphereSnapshotRule, () => new VsphereSnapshotRule(stack));
   }
 
   private readonly vms: GpuPassthroughVm[] = [];

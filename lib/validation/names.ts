@@ -1,0 +1,101 @@
+/**
+ * What a name or a piece of text may hold. Host, VM and site names become directory and file names
+ * (`hosts/<host>/prepare-host.sh`, `domains/<vm>.xml`, `stacks/<site>`), construct ids and Terraform identifiers;
+ * every other string reaches a root shell script, a Terraform template or a hypervisor inventory. The fleet
+ * schema and the constructs both check with these, so a fleet file and a TypeScript app get the same answer.
+ */
+import { Token } from "cdktf";
+
+/** Bounds from the systems that take the values, so no input can make synth slow or fail half-way. */
+export const NAME_LIMITS = {
+  /** A DNS name (RFC 1035). */
+  hostName: 253,
+  /** vCenter's limit on inventory names; libvirt takes as long. */
+  vmName: 80,
+  /** A stack name, and a prefix of per-host stack names. */
+  siteName: 63,
+  /** Inventory names (datastores, networks, templates, folders), computer names, commands. */
+  text: 255,
+  /** A command line (Windows' limit), an SSH public key. */
+  command: 8191,
+  /** A Linux path (PATH_MAX). */
+  path: 4096,
+  /** Notes and cloud-init user data. */
+  document: 65536,
+} as const;
+
+/**
+ * The first character that makes `text` unsafe as one line: control characters (a newline would start a new
+ * command in a generated script), and the bidirectional overrides that make a reviewer read text other than
+ * what runs.
+ */
+export function unsafeCharacter(text: string, allowNewlines = false): string | undefined {
+  for (const ch of text) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (allowNewlines && (ch === "\n" || ch === "\t")) continue;
+    if (
+      code < 0x20 ||
+      (code >= 0x7f && code <= 0x9f) ||
+      code === 0x2028 ||
+      code === 0x2029 ||
+      (code >= 0x202a && code <= 0x202e) ||
+      (code >= 0x2066 && code <= 0x2069) ||
+      code === 0xfeff
+    ) {
+      return `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
+    }
+  }
+  return undefined;
+}
+
+/** Why `text` is not one line of printable text of at most `max` characters, or undefined when it is. */
+export function textProblem(text: string, max: number = NAME_LIMITS.text): string | undefined {
+  if (Token.isUnresolved(text)) return undefined;
+  const bad = unsafeCharacter(text);
+  if (bad) return `must be one line of printable text; it holds the control character ${bad}`;
+  if (text.length > max) return `is ${text.length} characters long; the limit is ${max}`;
+  return undefined;
+}
+
+/** Why `text` is not a multi-line document (tabs and newlines allowed) of at most `max` characters. */
+export function documentProblem(text: string, max: number = NAME_LIMITS.document): string | undefined {
+  if (Token.isUnresolved(text)) return undefined;
+  const bad = unsafeCharacter(text, true);
+  if (bad) return `holds the control character ${bad}; only tabs and newlines are allowed`;
+  if (text.length > max) return `is ${text.length} characters long; the limit is ${max}`;
+  return undefined;
+}
+
+const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._:-]*[A-Za-z0-9])?$/;
+
+/**
+ * Why `name` cannot name a host: a DNS name or an IPv4/IPv6 address, as vCenter or the KVM host's owner knows it.
+ * It becomes a directory of the output and part of Terraform names.
+ */
+export function hostNameProblem(name: string): string | undefined {
+  if (Token.isUnresolved(name)) return undefined;
+  if (name.length > NAME_LIMITS.hostName)
+    return `is ${name.length} characters long; a host name has at most ${NAME_LIMITS.hostName}`;
+  if (!HOST_NAME.test(name))
+    return "must be the host's DNS name or IP address: letters, digits, dots, dashes and colons, starting and ending with a letter or digit (it names files and Terraform identifiers)";
+  return undefined;
+}
+
+const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Why `name` cannot name a VM: it becomes the VM's inventory name, its disk and XML file names and construct ids. */
+export function vmNameProblem(name: string): string | undefined {
+  if (Token.isUnresolved(name)) return undefined;
+  if (name.length > NAME_LIMITS.vmName)
+    return `is ${name.length} characters long; a VM name has at most ${NAME_LIMITS.vmName} (vCenter's limit)`;
+  if (!VM_NAME.test(name))
+    return "must be letters, digits, dots, dashes and underscores, starting with a letter or digit (it names the VM's disks and files)";
+  return undefined;
+}
+
+/** Why `path` is not an absolute path on a Linux host. */
+export function absolutePathProblem(path: string): string | undefined {
+  if (Token.isUnresolved(path)) return undefined;
+  if (!path.startsWith("/")) return "must be an absolute path on the host (it starts with /)";
+  return textProblem(path, NAME_LIMITS.path);
+}
