@@ -10,20 +10,10 @@
  * text that leaves this module (values, names, paths in problems) goes through {@link sanitizeText}, so that
  * control characters reach neither the terminal nor the JSON.
  */
-import {
-  closeSync,
-  constants,
-  existsSync,
-  fstatSync,
-  openSync,
-  readSync,
-  readdirSync,
-  readlinkSync,
-  realpathSync,
-  statSync,
-} from "fs";
+import { existsSync, readdirSync, readlinkSync, realpathSync, statSync } from "fs";
 import { basename, dirname, join } from "path";
 import { parseClass } from "./pci-class";
+import { FileTooLargeError, NotRegularFileError, readBounded } from "./read-bounded";
 
 /** The root cannot be read as a Linux host at all. */
 export class HostReadError extends Error {}
@@ -256,47 +246,6 @@ interface DirEntry {
 /** A link that exists but does not lead where it should: its target is unknown, which is not "no link". */
 const UNRESOLVED = Symbol("unresolved link");
 
-/** A read refused for what the file is, rather than failed by the system. */
-class ReadRefusal extends Error {}
-
-/**
- * Reads a regular file, at most `maxBytes`: more is a {@link ReadRefusal}, or, with `onChunk`, where the read stops
- * (`onChunk` may also stop it early by returning true: cpuinfo). The file is opened non-blocking so that a named
- * pipe cannot block the open, and checked before any byte is read: a device such as /dev/zero never ends.
- */
-function readBounded(path: string, maxBytes: number, onChunk?: (chunk: Buffer) => boolean): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const stat = fstatSync(fd);
-    if (stat.isDirectory()) throw Object.assign(new Error("directory"), { code: "EISDIR" });
-    if (!stat.isFile()) {
-      throw new ReadRefusal(
-        "not a regular file (a device, pipe or socket): a copy of /proc and /sys holds regular files",
-      );
-    }
-    const buffer = Buffer.alloc(Math.min(maxBytes + 1, 64 * 1024));
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      const chunk = Buffer.from(buffer.subarray(0, n));
-      chunks.push(chunk);
-      total += n;
-      if (onChunk?.(chunk)) break;
-      if (total > maxBytes) {
-        if (onChunk) break;
-        throw new ReadRefusal(
-          `larger than ${maxBytes / 1024} KiB: a sysfs or procfs value is a few bytes to a few KiB`,
-        );
-      }
-    }
-    return Buffer.concat(chunks);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 const CPUINFO_FIELDS = ["vendor_id", "model name", "flags"] as const;
 
 /** File access under the root that records problems instead of throwing. */
@@ -317,7 +266,7 @@ class RootReader {
   public text(rel: string, opts: { optional?: boolean } = {}): string | undefined {
     try {
       // A copy made with tar is padded with NULs to the 4096 bytes sysfs reports as the size: drop them.
-      return readBounded(this.abs(rel), MAX_FILE_BYTES).toString("utf8").replace(/\0+$/, "");
+      return readBounded(this.abs(rel), MAX_FILE_BYTES, { regularOnly: true }).toString("utf8").replace(/\0+$/, "");
     } catch (e) {
       if (!(opts.optional && code(e) === "ENOENT")) this.fail(rel, e);
       return undefined;
@@ -350,12 +299,16 @@ class RootReader {
     try {
       // latin1 maps each byte to one character, so a chunk boundary cannot split a UTF-8 character; a line cut
       // between two chunks waits in `pending`.
-      readBounded(this.abs(rel), MAX_CPUINFO_BYTES, (chunk) => {
-        bytes += chunk.length;
-        const lines = (pending + chunk.toString("latin1")).split("\n");
-        pending = lines.pop() ?? "";
-        scan(lines);
-        return complete();
+      readBounded(this.abs(rel), MAX_CPUINFO_BYTES, {
+        regularOnly: true,
+        stopAtLimit: true,
+        onChunk: (chunk) => {
+          bytes += chunk.length;
+          const lines = (pending + chunk.toString("latin1")).split("\n");
+          pending = lines.pop() ?? "";
+          scan(lines);
+          return complete();
+        },
       });
       if (!complete()) scan([pending]);
       const missing = CPUINFO_FIELDS.filter((f) => found[f] === undefined);
@@ -482,7 +435,12 @@ function code(e: unknown): string | undefined {
 }
 
 function describeError(e: unknown): string {
-  if (e instanceof ReadRefusal) return `unreadable: ${e.message}`;
+  if (e instanceof NotRegularFileError) {
+    return "unreadable: not a regular file (a device, pipe or socket): a copy of /proc and /sys holds regular files";
+  }
+  if (e instanceof FileTooLargeError) {
+    return `unreadable: larger than ${e.maxBytes / 1024} KiB: a sysfs or procfs value is a few bytes to a few KiB`;
+  }
   switch (code(e)) {
     case "ENOENT":
       return "missing";
