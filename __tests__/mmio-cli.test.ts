@@ -2,10 +2,26 @@
  * `gpu-passthrough mmio`: the 64-bit MMIO window from catalog models and counts, or from a vmware.log, and the
  * extra_config lines to set.
  */
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
 import { join } from "path";
 import { cli } from "./fixtures/run-cli";
 
 const vmwareLog = join(__dirname, "fixtures", "vmware.log");
+
+const tmp = mkdtempSync(join(tmpdir(), "gpt-mmio-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A vmware.log in the temp directory with these BAR lines (`address index size`), one per line. */
+function log(name: string, bars: readonly string[]): string {
+  const file = join(tmp, name);
+  const lines = bars.map((b) => {
+    const [address, index, size] = b.split(" ");
+    return `2024-02-06T10:14:51.201Z In(05) vmx - PCIPassthru: Device ${address} barIndex ${index} type 3 realaddr 0x3b800000000 size ${size} flags 12`;
+  });
+  writeFileSync(file, ["2024-02-06T10:14:50.000Z In(05) vmx - Log for VMware ESX", ...lines, ""].join("\n"));
+  return file;
+}
 
 async function sizeGb(...args: string[]): Promise<number> {
   const { code, out } = await cli("mmio", ...args, "--json");
@@ -64,7 +80,6 @@ describe("mmio", () => {
   test.each([
     [[], "give GPU models (e.g. nvidia-a30 or nvidia-v100-16gb:2) or --vmware-log FILE"],
     [["nvidia-a30", "--vmware-log", vmwareLog], "give GPU models or --vmware-log, not both"],
-    [["nvidia-a30:0"], '"nvidia-a30:0": write MODEL or MODEL:COUNT with COUNT ≥ 1'],
     [["nvidia-a31"], 'unknown GPU model "nvidia-a31"; known models: amd-mi100,'],
     [["--vmware-log", "/nonexistent/vmware.log"], "cannot read /nonexistent/vmware.log: no such file"],
     [["--vmware-log", __filename], 'has no "PCIPassthru: Device ... barIndex ... size ..." lines'],
@@ -74,5 +89,92 @@ describe("mmio", () => {
     expect(out).toBe("");
     expect(err).toContain(message);
     expect(err.trim().split("\n")).toHaveLength(1);
+  });
+
+  const COUNT_RULE =
+    "is not a whole number from 1 to 16 (a vSphere VM takes at most 16 passthrough devices): write MODEL or MODEL:COUNT, e.g. nvidia-a30:2";
+
+  test.each([["abc"], ["0"], ["-1"], ["1.5"], [""], ["17"], ["99999999"], ["1e3"]])(
+    "nvidia-a30:%s is a bad COUNT, not an unknown model",
+    async (count) => {
+      const started = Date.now();
+      const { code, out, err } = await cli("mmio", `nvidia-a30:${count}`);
+      expect({ code, out, err }).toEqual({
+        code: 2,
+        out: "",
+        err: `gpu-passthrough: "nvidia-a30:${count}": COUNT "${count}" ${COUNT_RULE}\n`,
+      });
+      expect(Date.now() - started).toBeLessThan(1000);
+    },
+  );
+
+  test("more than 16 GPUs in all is refused, naming vSphere's limit", async () => {
+    const { code, err } = await cli("mmio", "nvidia-a30:10", "nvidia-t4:4", "nvidia-t4:3");
+    expect(code).toBe(2);
+    expect(err).toBe(
+      "gpu-passthrough: 17 GPUs in all (nvidia-a30:10, nvidia-t4:4, nvidia-t4:3): a vSphere VM takes at most 16 " +
+        "passthrough devices; give at most 16\n",
+    );
+    expect((await cli("mmio", "nvidia-t4:16")).code).toBe(0);
+  });
+
+  test("a model without a name is named as such", async () => {
+    const { code, err } = await cli("mmio", ":2");
+    expect(code).toBe(2);
+    expect(err).toBe('gpu-passthrough: ":2": the MODEL is missing: write MODEL or MODEL:COUNT, e.g. nvidia-a30:2\n');
+  });
+});
+
+describe("mmio --vmware-log with hostile logs", () => {
+  test("a log over 64 MiB is refused without being read whole", async () => {
+    const file = join(tmp, "huge.log");
+    writeFileSync(file, "");
+    truncateSync(file, 65 * 2 ** 20);
+    const { code, err } = await cli("mmio", "--vmware-log", file);
+    expect(code).toBe(2);
+    expect(err).toBe(
+      `gpu-passthrough: ${file} is larger than 64 MiB: give the vmware.log of the VM's last power-on ` +
+        "(ESXi starts a new vmware.log at each power-on), or only its PCIPassthru lines (grep PCIPassthru vmware.log)\n",
+    );
+  });
+
+  test("an endless --vmware-log (/dev/zero) stops at the cap", async () => {
+    const { code, err } = await cli("mmio", "--vmware-log", "/dev/zero");
+    expect(code).toBe(2);
+    expect(err).toContain("gpu-passthrough: /dev/zero is larger than 64 MiB");
+  });
+
+  test.each([
+    ["99999999999999999999999", "is above 2^52 bytes (4 PiB, the most an x86-64 CPU addresses)"],
+    ["0xffffffffffffffffffff", "is above 2^52 bytes (4 PiB, the most an x86-64 CPU addresses)"],
+    ["9007199254740992", "is above 2^52 bytes (4 PiB, the most an x86-64 CPU addresses)"],
+    ["0", "is 0"],
+    ["12345", "is not a power of two (a PCI BAR's size always is)"],
+  ])("BAR size %s is rejected with its line", async (size, why) => {
+    const file = log(`bad-${size}.log`, ["0000:42:00.0 0 16777216", `0000:42:00.0 1 ${size}`]);
+    const { code, out, err } = await cli("mmio", "--vmware-log", file);
+    expect({ code, out }).toEqual({ code: 2, out: "" });
+    expect(err).toBe(
+      `gpu-passthrough: ${file} line 3: BAR1 size ${size} of 0000:42:00.0 ${why}: not a BAR size ESXi logs; ` +
+        "give the VM's own vmware.log\n",
+    );
+  });
+
+  test("the largest real BARs still pass: 128 GiB (A100 80GB, H100)", async () => {
+    const file = log("h100.log", ["0000:42:00.0 0 16777216", "0000:42:00.0 1 137438953472", "0000:42:00.0 3 33554432"]);
+    const { code, out } = await cli("mmio", "--vmware-log", file, "--json");
+    expect(code).toBe(0);
+    expect(JSON.parse(out).sizeGb).toBe(256);
+  });
+
+  test("more than 16 passthrough devices in one log are refused, naming vSphere's limit", async () => {
+    const devices = Array.from({ length: 17 }, (_, i) => `0000:${(0x40 + i).toString(16)}:00.0 0 16777216`);
+    const file = log("many.log", devices);
+    const { code, err } = await cli("mmio", "--vmware-log", file);
+    expect(code).toBe(2);
+    expect(err).toBe(
+      `gpu-passthrough: ${file} has 17 passthrough devices: a vSphere VM takes at most 16; give the vmware.log of ` +
+        "one VM's power-on\n",
+    );
   });
 });

@@ -1,12 +1,25 @@
-import { readFileSync } from "fs";
 import { Command } from "commander";
 import { catalogModel, catalogModelIds } from "../gpu/catalog";
 import { GpuModel, formatMib, mibFromBytes } from "../gpu/model";
 import { LARGE_BAR_THRESHOLD_MIB, MmioInput, MmioRequirement, requiredMmio } from "../mmio";
 import { formatBytes, table } from "../preflight/format";
-import { parseVmwareLog } from "../preflight/vmware-log";
+import { FileTooLargeError, readBounded } from "../preflight/read-bounded";
+import { VmwareLogDevice, VmwareLogError, parseVmwareLog } from "../preflight/vmware-log";
 import { mmioExtraConfig } from "../backends/vsphere/render-vm";
 import { CliError, CliIo, EXIT, SetExit } from "./io";
+
+/**
+ * Passthrough devices a vSphere VM takes (vSphere 7 and 8; the vSphere backend's `maxPciDevices`). Counts are
+ * checked against it before any row is made: `nvidia-a30:99999999` must not build a hundred million rows.
+ */
+export const MAX_PASSTHROUGH_DEVICES = 16;
+
+/** A vmware.log of one power-on is a few MiB; far more is not one VM's log (or not a log at all: /dev/zero). */
+export const MAX_VMWARE_LOG_BYTES = 64 * 2 ** 20;
+
+const COUNT_RULE =
+  `is not a whole number from 1 to ${MAX_PASSTHROUGH_DEVICES} (a vSphere VM takes at most ` +
+  `${MAX_PASSTHROUGH_DEVICES} passthrough devices): write MODEL or MODEL:COUNT, e.g. nvidia-a30:2`;
 
 interface MmioOptions {
   readonly vmwareLog?: string;
@@ -22,7 +35,10 @@ export function registerMmio(program: Command, io: CliIo, setExit: SetExit): voi
         "extra_config lines to set. The GPUs come from catalog models with counts, or from a VM's vmware.log (the " +
         '"PCIPassthru: Device ... size ..." lines ESXi writes at power-on).',
     )
-    .argument("[gpus...]", "catalog model ids, each with an optional :COUNT (nvidia-v100-16gb:2)")
+    .argument(
+      "[gpus...]",
+      `catalog model ids, each with an optional :COUNT (nvidia-v100-16gb:2); ${MAX_PASSTHROUGH_DEVICES} GPUs at most in all`,
+    )
     .option("--vmware-log <file>", "read the BAR sizes of the VM's passthrough devices from its vmware.log")
     .option("--json", "print the result as JSON")
     .addHelpText(
@@ -60,39 +76,73 @@ interface Row {
 
 /** `nvidia-v100-16gb:2` → two inputs of that model. */
 function fromModels(args: readonly string[]): Row[] {
-  return args.flatMap((arg) => {
-    const m = /^(.+?)(?::(\d+))?$/.exec(arg.trim());
-    const count = Number(m?.[2] ?? 1);
-    if (!m || !Number.isInteger(count) || count < 1)
-      throw new CliError(`"${arg}": write MODEL or MODEL:COUNT with COUNT ≥ 1`);
-    const model = catalogModel(m[1]);
+  const wanted = args.map((arg) => {
+    const text = arg.trim();
+    // Catalog ids have no colon: the last one separates the count, whatever follows it.
+    const colon = text.lastIndexOf(":");
+    const id = colon < 0 ? text : text.slice(0, colon);
+    const countText = colon < 0 ? "1" : text.slice(colon + 1);
+    if (!id) throw new CliError(`"${arg}": the MODEL is missing: write MODEL or MODEL:COUNT, e.g. nvidia-a30:2`);
+    const count = /^\d{1,3}$/.test(countText) ? Number(countText) : NaN;
+    if (!(count >= 1 && count <= MAX_PASSTHROUGH_DEVICES)) {
+      throw new CliError(`"${arg}": COUNT "${countText}" ${COUNT_RULE}`);
+    }
+    const model = catalogModel(id);
     if (!model) {
       throw new CliError(
-        `unknown GPU model "${m[1]}"; known models: ${catalogModelIds().join(", ")}. ` +
+        `unknown GPU model "${id}"; known models: ${catalogModelIds().join(", ")}. ` +
           "For a GPU the catalog lacks, read its BARs from a vmware.log with --vmware-log",
       );
     }
-    return Array.from({ length: count }, (_, i) => ({
+    return { model, count };
+  });
+  const total = wanted.reduce((sum, w) => sum + w.count, 0);
+  if (total > MAX_PASSTHROUGH_DEVICES) {
+    throw new CliError(
+      `${total} GPUs in all (${args.join(", ")}): a vSphere VM takes at most ${MAX_PASSTHROUGH_DEVICES} ` +
+        `passthrough devices; give at most ${MAX_PASSTHROUGH_DEVICES}`,
+    );
+  }
+  return wanted.flatMap(({ model, count }) =>
+    Array.from({ length: count }, (_, i) => ({
       input: { gpu: count > 1 ? `${model.id} #${i + 1}` : model.id, model },
       bars: barsText(model),
-    }));
-  });
+    })),
+  );
 }
 
 function fromVmwareLog(file: string): Row[] {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readBounded(file, MAX_VMWARE_LOG_BYTES).toString("utf8");
   } catch (e) {
+    if (e instanceof FileTooLargeError) {
+      throw new CliError(
+        `${file} is larger than ${MAX_VMWARE_LOG_BYTES / 2 ** 20} MiB: give the vmware.log of the VM's last power-on ` +
+          "(ESXi starts a new vmware.log at each power-on), or only its PCIPassthru lines (grep PCIPassthru vmware.log)",
+      );
+    }
     throw new CliError(
       `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
     );
   }
-  const devices = parseVmwareLog(text);
+  let devices: VmwareLogDevice[];
+  try {
+    devices = parseVmwareLog(text);
+  } catch (e) {
+    if (e instanceof VmwareLogError) throw new CliError(`${file} ${e.message}`);
+    throw e;
+  }
   if (!devices.length) {
     throw new CliError(
       `${file} has no "PCIPassthru: Device ... barIndex ... size ..." lines: give the vmware.log of a VM with a ` +
         "passthrough device, from a power-on attempt",
+    );
+  }
+  if (devices.length > MAX_PASSTHROUGH_DEVICES) {
+    throw new CliError(
+      `${file} has ${devices.length} passthrough devices: a vSphere VM takes at most ${MAX_PASSTHROUGH_DEVICES}; ` +
+        "give the vmware.log of one VM's power-on",
     );
   }
   return devices.map((d) => ({
