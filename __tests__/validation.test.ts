@@ -55,7 +55,7 @@ describe("rules checked before deploy", () => {
     expect(first.gpus.map((g) => String(g.address))).toEqual(["0000:3b:00.0"]);
     expect(second.gpus.map((g) => String(g.address))).toEqual(["0000:5e:00.0"]);
     expect(problemsOf(stack)).toEqual([
-      'VM "third": asks for 1 GPU(s) but host "esx01" has 0 free of 2 guest GPU(s) (taken: 0000:3b:00.0 → first, 0000:5e:00.0 → second). Fix: lower gpuCount to 0 or less, free a GPU, or move the VM to another host',
+      'VM "third": asks for 1 GPU(s) but host "esx01" has 0 free of 2 guest GPU(s) (taken: 0000:3b:00.0 → first, 0000:5e:00.0 → second). Fix: free a GPU, or move the VM to another host',
     ]);
   });
 

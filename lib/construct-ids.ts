@@ -24,6 +24,19 @@ export function singleton<T extends IConstruct>(
   ]);
 }
 
+/**
+ * The child of `scope` with this id. `node.tryFindChild` reads a plain object, so it answers "toString" or
+ * "constructor" with Object.prototype's functions, and constructs refuses to add children of those ids.
+ */
+export function childWithId(scope: IConstruct, id: string): IConstruct | undefined {
+  return isPrototypeName(id) ? scope.node.children.find((c) => c.node.id === id) : scope.node.tryFindChild(id);
+}
+
+/** Whether `id` is a property of every JavaScript object (`toString`, `constructor`, `__proto__`, ...). */
+export function isPrototypeName(id: string): boolean {
+  return id in Object.prototype;
+}
+
 /** `base`, or `base-2`, `base-3`, ... whichever `scope` has no child of yet. */
 export function freeId(scope: IConstruct, base: string): string {
   let id = base;

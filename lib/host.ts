@@ -5,6 +5,7 @@ import { CustomGpuModel, GpuModel } from "./gpu/model";
 import { resolveGpuModel } from "./gpu/resolve";
 import { PciAddress } from "./pci/address";
 import { Problem, formatProblem, markSelfDescribing } from "./problems";
+import { hostNameProblem } from "./validation/names";
 import { ensureManifest } from "./report/manifest";
 
 /** Who a GPU is for: guests, or the host itself (its console or desktop, seed 000's "host GPU"). */
@@ -89,6 +90,8 @@ export class PassthroughHost extends Construct {
     super(scope, id);
     this.hostName = props.hostName;
     this.backend = props.backend;
+    const nameProblem = hostNameProblem(props.hostName);
+    if (nameProblem) this.problems.push({ subject: `host name "${props.hostName}"`, message: nameProblem });
     this.gpus = this.declareGpus(props.gpus);
     this.binding = props.backend.bindHost(this);
     ensureManifest(this);

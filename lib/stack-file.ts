@@ -7,7 +7,7 @@
 import { ISynthesisSession, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { mkdirSync, readFileSync, writeFileSync } from "fs";
-import { dirname, join } from "path";
+import { dirname, join, resolve, sep } from "path";
 
 export interface StackFileProps {
   /** Path relative to the stack's output directory, e.g. `domains/ws-01.xml`. */
@@ -24,6 +24,21 @@ export type SynthesizedStack = { readonly resource?: Record<string, Record<strin
   unknown
 >;
 
+/**
+ * Why `path` cannot be written inside the stack's directory: it must stay there, and each segment must be a file
+ * name any file system takes (names come from hosts and VMs).
+ */
+export function outputPathProblem(path: string): string | undefined {
+  const segments = path.split("/");
+  if (path.startsWith("/") || segments.some((s) => s === "" || s === "." || s === ".."))
+    return "must be a relative path inside the stack directory, without empty, . or .. segments";
+  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
+  if (/[\u0000-\u001f\u007f\\]/.test(path)) return "holds a control character or a backslash";
+  const long = segments.find((s) => Buffer.byteLength(s) > 255);
+  if (long) return `has a name of ${Buffer.byteLength(long)} bytes; file systems take 255`;
+  return undefined;
+}
+
 const filesOf = new WeakMap<TerraformStack, StackFile[]>();
 
 export class StackFile extends Construct {
@@ -39,6 +54,8 @@ export class StackFile extends Construct {
     super(scope, id);
     this.path = props.path;
     this.props = props;
+    const problem = outputPathProblem(props.path);
+    if (problem) this.node.addValidation({ validate: () => [`file "${props.path}" of ${this.node.path}: ${problem}`] });
     const stack = TerraformStack.of(this);
     const files = filesOf.get(stack);
     if (files) {
@@ -68,6 +85,10 @@ export class StackFile extends Construct {
 
   private write(dir: string, synthesized: SynthesizedStack): void {
     const file = join(dir, this.props.path);
+    // Validation has refused such a path already; this is the last guard before writing outside the stack.
+    if (outputPathProblem(this.props.path) || !resolve(file).startsWith(resolve(dir) + sep)) {
+      throw new Error(`refusing to write ${this.props.path} outside the stack directory ${dir}`);
+    }
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, this.content(synthesized), { mode: this.props.executable ? 0o755 : 0o644 });
   }

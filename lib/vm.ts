@@ -1,4 +1,4 @@
-import { TerraformResource } from "cdktf";
+import { TerraformResource, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { GpuLedger } from "./allocation";
 import type { LibvirtVmOptions } from "./backends/libvirt/vm-options";
@@ -8,6 +8,7 @@ import { MmioRequirement, requiredMmio, withOverride } from "./mmio";
 import { PciAddress } from "./pci/address";
 import { Problem, formatProblem, markSelfDescribing } from "./problems";
 import { withoutCreationStacks } from "./tokens";
+import { vmNameProblem } from "./validation/names";
 import { vmProblems } from "./validation/vm-rules";
 
 export type Firmware = "efi" | "bios";
@@ -102,6 +103,15 @@ export class GpuPassthroughVm extends Construct {
     this.props = props;
     this.vmName = props.name ?? id;
     this.host = props.host;
+    const nameProblem = vmNameProblem(this.vmName);
+    if (nameProblem) this.problems.push({ subject: `VM name "${this.vmName}"`, message: nameProblem });
+    if (TerraformStack.of(props.host) !== TerraformStack.of(this)) {
+      this.problems.push({
+        subject: this.subject,
+        message: `is in stack "${TerraformStack.of(this).node.id}" but its ${props.host.subject} is in stack "${TerraformStack.of(props.host).node.id}"; cdktf would quietly read the host through the other stack's remote state`,
+        fix: "define the VM in its host's stack (or a second PassthroughHost for the same host in this stack)",
+      });
+    }
     this.gpus = this.takeGpus();
     this.pciFunctions = this.gpus.flatMap((g) => g.functions);
     this.pciDeviceCount = this.gpus.reduce((n, g) => n + Math.max(1, g.functions.length), 0);
@@ -205,7 +215,7 @@ export class GpuPassthroughVm extends Construct {
       this.problems.push({
         subject: this.subject,
         message: `gpuCount ${count} is not a whole number of GPUs ≥ 1`,
-        fix: "give the number of GPUs to take, e.g. gpuCount: 1",
+        fix: "give the number of GPUs to take, e.g. gpuCount: 1 (gpus: 1 in a fleet file)",
       });
       return [];
     }
@@ -221,7 +231,7 @@ export class GpuPassthroughVm extends Construct {
         message:
           `asks for ${count} GPU(s) but ${host.subject} has ${free.length} free of ${host.guestGpus().length} guest GPU(s)` +
           (held.length ? ` (taken: ${held.join(", ")})` : ""),
-        fix: `lower gpuCount to ${free.length} or less, free a GPU, or move the VM to another host`,
+        fix: `${free.length ? `ask for ${free.length} GPU(s) or fewer (gpus: ${free.length} in a fleet file, gpuCount in code), ` : ""}free a GPU, or move the VM to another host`,
       });
     }
     return free.slice(0, count);

@@ -10,6 +10,7 @@ import { StackPlan, constructId, resolveState, terraformName } from "../lib/flee
 import { FleetHost, FleetVm } from "../lib/fleet/schema";
 import { PassthroughHost } from "../lib/host";
 import { markSelfDescribing } from "../lib/problems";
+import { childWithId, isPrototypeName } from "../lib/construct-ids";
 import { GpuPassthroughVm, GpuPassthroughVmProps } from "../lib/vm";
 import { terraformLiteral } from "../lib/terraform-literal";
 import { addStateBackend } from "./state-backend";
@@ -88,7 +89,7 @@ export abstract class SiteStack extends TerraformStack {
    * becomes a problem reported with the others (cdktf would throw, and the rest of the fleet would go unchecked).
    */
   private claim(id: string, what: string): boolean {
-    const holder = this.node.tryFindChild(id);
+    const holder = childWithId(this, id);
     if (!holder) return true;
     this.nameProblems.push(
       `${what} of stack "${this.node.id}" needs the construct id "${id}", which ${holder.node.path} already has: rename one of them`,
@@ -104,10 +105,14 @@ export abstract class SiteStack extends TerraformStack {
    * to its own environment variable (VSPHERE_PASSWORD); either way no secret is in the output.
    */
   protected credential(name: string, description: string, defaultValue: string | null = null): string {
-    const existing = this.node.tryFindChild(name);
+    const existing = childWithId(this, name);
     if (existing instanceof TerraformVariable) return existing.stringValue;
     if (existing) {
       this.claim(name, `the variable ${name}`);
+      return "";
+    }
+    if (isPrototypeName(name)) {
+      this.nameProblems.push(`the variable name "${name}" is a property of every JavaScript object: choose another`);
       return "";
     }
     const variable = new TerraformVariable(this, name, {

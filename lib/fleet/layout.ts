@@ -3,6 +3,7 @@
  * gives each host its own stack (smaller plans, applied in parallel). Both the loader (which refuses two stacks
  * sharing one state) and the app (which builds the stacks) read this, so they cannot disagree.
  */
+import { isPrototypeName } from "../construct-ids";
 import { Fleet, FleetHost, FleetSite, FleetState } from "./schema";
 
 export interface StackPlan {
@@ -37,10 +38,12 @@ export function terraformName(name: string): string {
 
 /**
  * A construct id for a host or VM name. cdktf makes Terraform resource names from construct ids, and Terraform
- * refuses names that start with a digit, so `01-desk` becomes `vm-01-desk`; other names are kept as they are.
+ * refuses names that start with a digit, so `01-desk` becomes `vm-01-desk`; other names are kept as they are
+ * (changing an id renames the resources, which would replace them).
  */
 export function constructId(kind: "host" | "vm", name: string): string {
-  return /^[0-9]/.test(name) ? `${kind}-${name}` : name;
+  // Likewise names every JavaScript object has (toString, constructor): constructs cannot add children of those ids.
+  return /^[0-9]/.test(name) || isPrototypeName(name) ? `${kind}-${name}` : name;
 }
 
 /** A stack name names a directory and a state file (terraform.<stack>.tfstate): it must fit in a file name. */
@@ -83,7 +86,7 @@ export function resolveState(state: FleetState | undefined, stack: string): Reso
     };
   }
   const address = fill(state.address);
-  const lockAddress = state.lockAddress ? fill(state.lockAddress) : `${address}/lock`;
+  const lockAddress = state.lockAddress ? fill(state.lockAddress) : withPathSuffix(address, "/lock");
   return {
     backend: "http",
     address,
@@ -92,6 +95,12 @@ export function resolveState(state: FleetState | undefined, stack: string): Reso
     lockMethod: state.lockMethod ?? "POST",
     unlockMethod: state.unlockMethod ?? "DELETE",
   };
+}
+
+/** `https://x/state?ref=main` + `/lock` → `https://x/state/lock?ref=main`: the suffix goes on the path, not the query. */
+function withPathSuffix(url: string, suffix: string): string {
+  const split = url.search(/[?#]/);
+  return split < 0 ? `${url}${suffix}` : `${url.slice(0, split)}${suffix}${url.slice(split)}`;
 }
 
 /** Where the state lives, as one comparable string: two stacks with the same location would overwrite each other. */

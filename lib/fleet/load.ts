@@ -107,16 +107,25 @@ export function readFleet(text: string, file = "fleet.yaml"): FleetReading {
 
   const parsed = fleetSchema.safeParse(data);
   const { fleet, origin } = parsed.success ? whole(parsed.data) : validEntries(data, parsed.error.issues);
+  const references = referenceProblems(fleet, origin, rawNames(data));
   const found: [Path, string][] = [
     ...(parsed.success ? [] : parsed.error.issues.flatMap(issueProblems)),
-    ...referenceProblems(fleet, origin, rawNames(data)),
+    ...references,
   ];
   // In the order of the file, so that a user fixes them top to bottom.
   const problems = found
     .map(([path, message]) => ({ offset: offsetOf(doc, path), path, message }))
     .sort((a, b) => (a.offset ?? Infinity) - (b.offset ?? Infinity))
     .map(({ offset, path, message }) => `${formatPath(path) || "(top level)"}${lineOf(offset)}: ${message}`);
-  return { fleet, problems, readable: true };
+  return { fleet: withoutEntriesAt(fleet, origin, references), problems, readable: true };
+}
+
+/** The fleet less the entries a problem points into: building them would only repeat their problem. */
+function withoutEntriesAt(fleet: Fleet, origin: Origin, problems: readonly [Path, string][]): Fleet {
+  const bad = new Set(problems.filter(([p]) => p.length >= 2).map(([p]) => `${String(p[0])}/${String(p[1])}`));
+  const keep = <T extends object>(list: string, items: readonly T[]) =>
+    items.filter((item) => !bad.has(`${list}/${origin.get(item) ?? -1}`));
+  return { sites: keep("sites", fleet.sites), hosts: keep("hosts", fleet.hosts), vms: keep("vms", fleet.vms) };
 }
 
 function unreadable(...problems: string[]): FleetReading {
@@ -149,6 +158,10 @@ function issueProblems(issue: z.core.$ZodIssue): [Path, string][] {
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_union" && issue.path.at(-1) === "gpus") {
+    const what = 'a number of GPUs (gpus: 2) or a list of their PCI addresses (gpus: ["0000:3b:00.0"])';
+    return issue.input === undefined ? `missing: ${what}` : `must be ${what}`;
+  }
   if (issue.code === "invalid_type" && / received undefined$/.test(issue.message)) {
     return `missing: ${issue.message.replace(/^Invalid input: /, "")}`;
   }

@@ -9,7 +9,7 @@ import type { HostGpu } from "../../host";
 import { isLargeBar } from "../../mmio";
 import { mappedMib } from "../../gpu/model";
 import { iommuArg } from "../../preflight/host-prep";
-import { shellQuote } from "../../shell";
+import { shellComment, shellQuote } from "../../shell";
 import { HostStep } from "../backend";
 import { HostDistro, VFIO_MODULES, distroTools, kernelArgCommands } from "./distro";
 
@@ -214,35 +214,35 @@ function fileCommands(file: string, lines: readonly string[]): string[] {
 export function hostPrepScript(plan: HostPrepPlan): string {
   const lines = [
     "#!/bin/sh",
-    `# Preparation of KVM host "${plan.host}" for GPU passthrough (${plan.distro}, ${plan.cpuVendor} CPU).`,
+    shellComment(`Preparation of KVM host "${plan.host}" for GPU passthrough (${plan.distro}, ${plan.cpuVendor} CPU).`),
     "# Written by cdktf-gpu-passthrough at synth from the VMs that use this host; read it, then run it as root.",
     "# Every step is idempotent: running it twice changes nothing.",
     "set -eu",
     "",
     "# Firmware settings (do these by hand in the firmware setup):",
-    ...plan.bios.map((b) => `#   - ${b}`),
+    ...plan.bios.map((b) => shellComment(`  - ${b}`)),
     "",
     "# Functions vfio-pci claims at boot:",
-    ...plan.functions.map(
-      (f) => `#   ${f.address} ${f.id ?? "(id unknown)"} ${f.kind} of ${f.model} ${f.gpu} -> VM ${f.vm}`,
+    ...plan.functions.map((f) =>
+      shellComment(`  ${f.address} ${f.id ?? "(id unknown)"} ${f.kind} of ${f.model} ${f.gpu} -> VM ${f.vm}`),
     ),
-    `# Bound by ${plan.bindBy === "ids" ? "vendor:device id" : "address"}: ${plan.bindReason}.`,
+    shellComment(`Bound by ${plan.bindBy === "ids" ? "vendor:device id" : "address"}: ${plan.bindReason}.`),
     "",
-    `# Kernel arguments: ${plan.kernelArgs.join(" ")}`,
+    shellComment(`Kernel arguments: ${plan.kernelArgs.join(" ")}`),
     ...plan.kernelArgCommands,
     "",
     ...(plan.driverOverrides.length
       ? ["# Bind by address (driverctl keeps the override across reboots).", ...plan.driverOverrides, ""]
       : []),
-    `# Load vfio-pci before the GPU drivers (${plan.modprobe.file}).`,
+    shellComment(`Load vfio-pci before the GPU drivers (${plan.modprobe.file}).`),
     ...fileCommands(plan.modprobe.file, plan.modprobe.lines),
     "",
-    `# vfio modules in the initramfs (${plan.initramfs.tool}).`,
+    shellComment(`vfio modules in the initramfs (${plan.initramfs.tool}).`),
     `mkdir -p $(dirname ${plan.initramfs.file})`,
     ...fileCommands(plan.initramfs.file, plan.initramfs.lines),
     plan.initramfs.rebuild,
     "",
-    ...plan.notes.map((n) => `# Note: ${n}.`),
+    ...plan.notes.map((n) => shellComment(`Note: ${n}.`)),
     ...(plan.rebootRequired
       ? ["echo 'Done. Reboot the host: kernel arguments and the initramfs take effect at boot.'"]
       : []),
