@@ -184,14 +184,14 @@ describe("parsePlan refuses what is not a plan, saying why", () => {
     [JSON.stringify({ format_version: "1.2", resource_changes: {} }), /^resource_changes is not a list$/],
     [
       JSON.stringify({ format_version: "1.2", resource_changes: [{ type: "t" }] }),
-      /^resource_changes\[0\] has no address/,
+      /^resource_changes\[0\]: address is missing \(expected a string\)$/,
     ],
     [
       JSON.stringify({
         format_version: "1.2",
         resource_changes: [{ address: "t.x", type: "t", change: { actions: ["move"] } }],
       }),
-      /^resource_changes\[0\] \(t\.x\) has no valid change\.actions/,
+      /^resource_changes\[0\] \(t\.x\): change\.actions\[0\] is "move" \(expected one of "no-op", "create", /,
     ],
   ])("%s", (text, message) => {
     expect(() => parsePlan(text)).toThrow(PlanError);

@@ -421,9 +421,9 @@ describe("bad input exits 2 with one line", () => {
       `${join(tmp, "nope")} does not exist: run npm run synth first`,
     ],
     [
-      "an outdir without stacks",
+      "an outdir without cdktf's manifest.json",
       ["--outdir", empty],
-      `${empty} has no synthesized stack (no stacks/*/cdk.tf.json): run npm run synth first`,
+      `${join(empty, "manifest.json")} does not exist: ${empty} is not the output of a finished synth`,
     ],
     [
       "a plan that is not JSON",

@@ -18,7 +18,7 @@ export function registerReport(program: Command, io: CliIo, setExit: SetExit): v
     .command("report")
     .summary("describe the synthesized GPU hosts and VMs (and what plans change) for a pull request")
     .description(
-      "Reads the synthesized stacks (cdktf.out/stacks/*: cdk.tf.json, passthrough.json, host-prep.json) and writes a " +
+      "Reads the stacks cdktf.out/manifest.json lists (their cdk.tf.json, passthrough.json, host-prep.json) and writes a " +
         "report for reviewers: the GPU allocation of each host, each VM's passthrough settings and why, the host steps " +
         "outside Terraform, and the constraints that follow. Given Terraform plans in JSON (terraform show -json " +
         "tfplan), it also tells which changes to GPU VMs are in place, need a reboot or a replacement, and which GPUs " +
@@ -41,7 +41,7 @@ export function registerReport(program: Command, io: CliIo, setExit: SetExit): v
         "  gpu-passthrough report",
         "  gpu-passthrough report --plan ml-lab=ml-lab.plan.json --markdown report.md --json report.json",
         "",
-        "Exit codes: 0 report written, 2 no synthesized stack, or a plan that cannot be read.",
+        "Exit codes: 0 report written, 2 no synthesized stack, or a plan or synth file that cannot be read.",
       ].join("\n"),
     )
     .action((opts: ReportOptions) => {

@@ -32,16 +32,22 @@ export interface StackPlan {
 
 interface Placed<T> {
   readonly stack: string;
+  /** The stack's directory in the output (manifest.json's workingDirectory), for the paths shown. */
+  readonly dir: string;
   readonly item: T;
 }
 
 export function buildReport(output: SynthOutput, plans: readonly StackPlan[] = []): PassthroughReport {
   const stacks = [...output.stacks].sort((a, b) => byText(a.name, b.name));
   const hosts: Placed<ManifestHost>[] = stacks.flatMap((s) =>
-    [...(s.manifest?.hosts ?? [])].sort((a, b) => byText(a.name, b.name)).map((item) => ({ stack: s.name, item })),
+    [...(s.manifest?.hosts ?? [])]
+      .sort((a, b) => byText(a.name, b.name))
+      .map((item) => ({ stack: s.name, dir: s.dir, item })),
   );
   const vms: Placed<ManifestVm>[] = stacks.flatMap((s) =>
-    [...(s.manifest?.vms ?? [])].sort((a, b) => byText(a.name, b.name)).map((item) => ({ stack: s.name, item })),
+    [...(s.manifest?.vms ?? [])]
+      .sort((a, b) => byText(a.name, b.name))
+      .map((item) => ({ stack: s.name, dir: s.dir, item })),
   );
   const hostReports = hosts.map((h) => hostReport(h, vms, stacks));
   const vmReports = vms.map(vmReport);
@@ -84,7 +90,7 @@ function hostKey(host: ManifestHost): string {
 }
 
 function hostReport(
-  { stack, item: host }: Placed<ManifestHost>,
+  { stack, dir, item: host }: Placed<ManifestHost>,
   vms: readonly Placed<ManifestVm>[],
   stacks: readonly SynthStack[],
 ): HostReport {
@@ -114,7 +120,7 @@ function hostReport(
     key,
     gpus,
     steps: host.steps,
-    files: host.files.map((f) => `stacks/${stack}/${f}`),
+    files: host.files.map((f) => `${dir}/${f}`),
     ...(prep
       ? {
           kvm: {
@@ -122,21 +128,21 @@ function hostReport(
             vfioPciIds: prep.vfioPciIds,
             bindBy: prep.bindBy,
             bindReason: prep.bindReason,
-            ...(script ? { script: `stacks/${stack}/${script}` } : {}),
+            ...(script ? { script: `${dir}/${script}` } : {}),
           },
         }
       : {}),
   };
 }
 
-function vmReport({ stack, item: vm }: Placed<ManifestVm>): VmReport {
+function vmReport({ stack, dir, item: vm }: Placed<ManifestVm>): VmReport {
   const { constraints: _grouped, ...described } = vm;
   return {
     stack,
     ...described,
     otherAddresses: [...vm.otherAddresses].sort(byText),
     settings: vmSettings(vm),
-    files: vm.files.map((f) => `stacks/${stack}/${f}`),
+    files: vm.files.map((f) => `${dir}/${f}`),
   };
 }
 

@@ -4,11 +4,13 @@
  * used: it names every resource Terraform will touch, with its actions, its values before and after, and why a
  * resource is replaced (`action_reason`, `replace_paths`).
  */
+import { z } from "zod";
+import { describeIssue } from "./schema-issue";
 
 /** One action of a resource change. `["delete","create"]` and `["create","delete"]` are replacements. */
 export type PlanAction = "no-op" | "create" | "read" | "update" | "delete";
 
-const ACTIONS: readonly string[] = ["no-op", "create", "read", "update", "delete"];
+const ACTIONS = ["no-op", "create", "read", "update", "delete"] as const;
 
 export interface PlanChange {
   readonly actions: readonly PlanAction[];
@@ -75,18 +77,51 @@ export function parsePlan(text: string): TerraformPlan {
       "a Terraform state, not a plan: it has no resource_changes (run terraform show -json on a saved plan)",
     );
   }
+  if (json.terraform_version !== undefined && typeof json.terraform_version !== "string") {
+    throw new PlanError(`terraform_version is ${JSON.stringify(json.terraform_version)} (expected a string)`);
+  }
   const changes = json.resource_changes ?? [];
   if (!Array.isArray(changes)) throw new PlanError("resource_changes is not a list");
-  changes.forEach((rc: unknown, i) => {
-    const where = `resource_changes[${i}]`;
-    if (!isObject(rc) || typeof rc.address !== "string" || !rc.address) throw new PlanError(`${where} has no address`);
-    if (typeof rc.type !== "string") throw new PlanError(`${where} (${rc.address}) has no type`);
-    const actions = isObject(rc.change) ? rc.change.actions : undefined;
-    if (!Array.isArray(actions) || !actions.length || !actions.every((a) => ACTIONS.includes(a as string))) {
-      throw new PlanError(`${where} (${rc.address}) has no valid change.actions`);
-    }
-  });
-  return json as unknown as TerraformPlan;
+  const parsed = resourceChangesSchema.safeParse(changes);
+  if (!parsed.success) throw new PlanError(changeIssue(parsed.error.issues[0], changes));
+  return { ...json, format_version: json.format_version, resource_changes: parsed.data } as TerraformPlan;
+}
+
+/**
+ * The fields of a resource change the report reads, in the order they are checked (the first problem is the one
+ * told). Other fields pass through: Terraform adds fields within format 1.x.
+ */
+const resourceChangeSchema = z.looseObject({
+  address: z.string().min(1),
+  type: z.string().min(1),
+  change: z.looseObject({
+    actions: z.array(z.enum(ACTIONS)).min(1),
+    // Values: any shape, absent for some actions; classify.ts reads them defensively.
+    before: z.unknown().optional(),
+    after: z.unknown().optional(),
+    after_unknown: z.unknown().optional(),
+    before_sensitive: z.unknown().optional(),
+    after_sensitive: z.unknown().optional(),
+    replace_paths: z.array(z.array(z.union([z.string(), z.number()]))).optional(),
+  }),
+  name: z.string(),
+  mode: z.enum(["managed", "data"]).optional(),
+  module_address: z.string().optional(),
+  index: z.union([z.string(), z.number()]).optional(),
+  deposed: z.string().optional(),
+  action_reason: z.string().optional(),
+});
+
+const resourceChangesSchema = z.array(resourceChangeSchema);
+
+/** `resource_changes[3] (libvirt_domain.x): name is missing (expected a string)`. */
+function changeIssue(issue: z.core.$ZodIssue, changes: readonly unknown[]): string {
+  const [index, ...rest] = issue.path;
+  const rc = changes[index as number];
+  const address = isObject(rc) && typeof rc.address === "string" && rc.address ? ` (${rc.address})` : "";
+  const where = `resource_changes[${String(index)}]${address}`;
+  const inner = describeIssue({ ...issue, path: rest }, rc);
+  return rest.length ? `${where}: ${inner}` : `${where} ${inner}`;
 }
 
 /** The changes the report looks at: managed resources that change, without deposed objects' cleanup. */
