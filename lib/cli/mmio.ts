@@ -6,13 +6,14 @@ import { formatBytes, table } from "../preflight/format";
 import { FileTooLargeError, readBounded } from "../preflight/read-bounded";
 import { VmwareLogDevice, VmwareLogError, parseVmwareLog } from "../preflight/vmware-log";
 import { mmioExtraConfig } from "../backends/vsphere/render-vm";
+import { VSPHERE_LIMITS } from "../backends/vsphere/limits";
 import { CliError, CliIo, EXIT, SetExit } from "./io";
 
 /**
- * Passthrough devices a vSphere VM takes (vSphere 7 and 8; the vSphere backend's `maxPciDevices`). Counts are
- * checked against it before any row is made: `nvidia-a30:99999999` must not build a hundred million rows.
+ * Passthrough devices a vSphere VM takes. Counts are checked against it before any row is made:
+ * `nvidia-a30:99999999` must not build a hundred million rows.
  */
-export const MAX_PASSTHROUGH_DEVICES = 16;
+export const MAX_PASSTHROUGH_DEVICES = VSPHERE_LIMITS.maxPciDevices;
 
 /** A vmware.log of one power-on is a few MiB; far more is not one VM's log (or not a log at all: /dev/zero). */
 export const MAX_VMWARE_LOG_BYTES = 64 * 2 ** 20;

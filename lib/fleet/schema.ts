@@ -3,6 +3,7 @@
  * props so that what a GitOps user writes in YAML and what a platform engineer writes in TypeScript read alike.
  */
 import { z } from "zod";
+import { VSPHERE_LIMITS } from "../backends/vsphere/limits";
 import { resolveGpuModel } from "../gpu/resolve";
 import { PciAddress } from "../pci/address";
 import {
@@ -148,8 +149,11 @@ const state = z.discriminatedUnion("backend", [
   }),
 ]);
 
-/** vSphere's limit on passthrough devices per VM; KVM's is checked by its backend. */
-const MAX_VM_GPUS = 16;
+/** vSphere's limit on passthrough devices per VM bounds the GPUs a VM can ask for; KVM's is checked by its backend. */
+const MAX_VM_GPUS = VSPHERE_LIMITS.maxPciDevices;
+/** The largest VM a supported hypervisor takes (vSphere 8); each backend checks its own limits after the schema. */
+const MAX_VM_CPUS = VSPHERE_LIMITS.maxCpus;
+const MAX_VM_MEMORY_GIB = VSPHERE_LIMITS.maxMemoryMib / 1024;
 
 const site = z.strictObject({
   /** Becomes the stack name: cdktf.out/stacks/<name> (or <name>-<host> with stackPer: host). */
@@ -303,7 +307,7 @@ const libvirtVm = z.strictObject({
         .optional(),
     })
     .optional(),
-  vcpuPins: z.array(text(64)).max(768).optional(),
+  vcpuPins: z.array(text(64)).max(MAX_VM_CPUS).optional(),
   hugepages: z.enum(["2M", "1G"]).optional(),
   gpuRom: z.strictObject({ file: absolutePath.optional(), bar: z.boolean().optional() }).optional(),
   usbDevices: z
@@ -322,9 +326,12 @@ const vm = z.strictObject({
     z.number().int().min(1, "must be at least 1").max(MAX_VM_GPUS, `at most ${MAX_VM_GPUS}`),
     z.array(pciAddress).min(1).max(MAX_VM_GPUS),
   ]),
-  cpus: z.number().int().positive().max(768, "at most 768 (vSphere 8's limit; KVM's is lower)"),
-  coresPerSocket: z.number().int().positive().max(768).optional(),
-  memoryGib: z.number().positive().max(24576, "at most 24576 GiB (24 TiB, vSphere 8's limit)"),
+  cpus: z.number().int().positive().max(MAX_VM_CPUS, `at most ${MAX_VM_CPUS} (vSphere 8's limit; KVM's is lower)`),
+  coresPerSocket: z.number().int().positive().max(MAX_VM_CPUS).optional(),
+  memoryGib: z
+    .number()
+    .positive()
+    .max(MAX_VM_MEMORY_GIB, `at most ${MAX_VM_MEMORY_GIB} GiB (24 TiB, vSphere 8's limit)`),
   firmware: z.enum(["efi", "bios"]).optional(),
   secureBoot: z.boolean().optional(),
   mmioSizeGb: z.number().int().positive().max(65536, "at most 65536 GB (a 46-bit guest address space)").optional(),

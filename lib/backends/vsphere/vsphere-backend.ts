@@ -10,8 +10,9 @@ import { mappedMib } from "../../gpu/model";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { Problem } from "../../problems";
-import { BackendLimits, HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
+import { HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
 import { esxiHostSteps } from "./directpath";
+import { VSPHERE_LIMITS } from "./limits";
 import { VsphereInventory } from "./inventory";
 import { renderVirtualMachine } from "./render-vm";
 import { VsphereSnapshotRule } from "./snapshot-rule";
@@ -32,14 +33,6 @@ export interface VsphereBackendProps {
    */
   readonly enableDirectPath?: "manual" | "govc";
 }
-
-/** vSphere 8 (VM hardware 20+) limits; 16 passthrough devices per VM since vSphere 7. */
-const VSPHERE_LIMITS: BackendLimits = {
-  maxCpus: 768,
-  maxMemoryMib: 24 * 1024 * 1024,
-  memoryGranularityMib: 4,
-  maxPciDevices: 16,
-};
 
 export class VsphereBackend implements HypervisorBackend {
   public readonly kind = "vsphere";
