@@ -4,30 +4,16 @@
  * problems (allocation, limits, hypervisor rules) are printed together, without a stack trace, and nothing is
  * written.
  */
-import { buildFleetStacks } from "./stacks/fleet-app";
-import { readFleetFile } from "./lib/fleet/load";
-import { PassthroughApp, appProblems } from "./lib/validation/app";
+import { synthesizeFleet } from "./stacks/fleet-app";
 import { PassthroughValidationError } from "./lib/problems";
 
 function main(): number {
   const fleetFile = process.env.FLEET_FILE ?? "fleet.yaml";
-  const fail = (problems: readonly string[]) => {
+  try {
+    const problems = synthesizeFleet(fleetFile);
+    if (!problems.length) return 0;
     process.stderr.write(`${new PassthroughValidationError(problems, `${fleetFile} has problems`).message}\n`);
     return 1;
-  };
-  try {
-    const reading = readFleetFile(fleetFile);
-    if (!reading.readable) return fail(reading.problems);
-    const app = new PassthroughApp();
-    // The entries without problems of their own are built, so that the rules that span entries run on them too.
-    buildFleetStacks(app, reading.fleet);
-    const problems = [...reading.problems, ...appProblems(app)];
-    if (problems.length) {
-      app.discardOutput();
-      return fail(problems);
-    }
-    app.synth();
-    return 0;
   } catch (e) {
     if (e instanceof PassthroughValidationError) {
       process.stderr.write(`${e.message}\n`);

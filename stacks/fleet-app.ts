@@ -1,6 +1,9 @@
 /** Builds the fleet's stacks: one per site, or one per host where a site asks for it (see lib/fleet/layout.ts). */
+import { AppConfig } from "cdktf";
 import { Construct } from "constructs";
 import { stackLayout } from "../lib/fleet/layout";
+import { readFleetFile } from "../lib/fleet/load";
+import { PassthroughApp, appProblems } from "../lib/validation/app";
 import { Fleet } from "../lib/fleet/schema";
 import { LibvirtSiteStack } from "./libvirt-site-stack";
 import { SiteStack } from "./site-stack";
@@ -16,4 +19,24 @@ export function buildFleetStacks(scope: Construct, fleet: Fleet): SiteStack[] {
     const props = { plan, vms: fleet.vms.filter((v) => names.has(v.host)) };
     return [plan.site.libvirt ? new LibvirtSiteStack(scope, props) : new VsphereSiteStack(scope, props)];
   });
+}
+
+/**
+ * The fleet app's whole job: read the fleet file, build its stacks, check every rule across all of them, and write
+ * the output only when nothing is wrong. The file's problems and the rules' problems come back together; with any,
+ * nothing is written.
+ */
+export function synthesizeFleet(fleetFile: string, config?: AppConfig): readonly string[] {
+  const reading = readFleetFile(fleetFile);
+  if (!reading.readable) return reading.problems;
+  const app = new PassthroughApp(config);
+  // The entries without problems of their own are built, so that the rules that span entries run on them too.
+  buildFleetStacks(app, reading.fleet);
+  const problems = [...reading.problems, ...appProblems(app)];
+  if (problems.length) {
+    app.discardOutput();
+    return problems;
+  }
+  app.synth();
+  return [];
 }
