@@ -31,7 +31,17 @@ export { enablePassthroughCommand } from "./backends/vsphere/directpath";
 export { passthroughExtraConfig, mmioExtraConfig } from "./backends/vsphere/render-vm";
 export { PassthroughApp, appProblems, assertValidApp } from "./validation/app";
 export { Fleet, FleetSite, FleetHost, FleetVm, fleetSchema } from "./fleet/schema";
-export { loadFleetFile, parseFleet, FleetFileError, formatPath } from "./fleet/load";
+export {
+  loadFleetFile,
+  parseFleet,
+  readFleet,
+  readFleetFile,
+  FleetReading,
+  FleetFileError,
+  formatPath,
+} from "./fleet/load";
+export { terraformLiteral, escapeTemplate } from "./terraform-literal";
+export { NAME_LIMITS, hostNameProblem, vmNameProblem, textProblem } from "./validation/names";
 export { readInventory, HostInventory, DetectedGpu, HostDevice } from "./preflight/inventory";
 export { preflightReport, PreflightReport } from "./preflight/report";
 export { Finding, Severity } from "./preflight/checks";
