@@ -24,16 +24,45 @@ const vsphere = (before: Record<string, unknown>, after: Record<string, unknown>
   });
 
 describe("vsphere_virtual_machine updates", () => {
+  // One example per entry of the provider's "Virtual Machine Reboot" list (docs/resources/virtual_machine.md at
+  // v2.15.0), plus num_cpus and vapp, which its code restarts for; disk settings are per disk block.
+  const disk = (extra: object) => [{ label: "disk0", size: 100, unit_number: 0, controller_type: "scsi", ...extra }];
   const changes: Record<string, [unknown, unknown]> = {
-    pci_device_id: [["0000:3b:00.0"], ["0000:5e:00.0"]],
-    extra_config: [{ "pciPassthru.64bitMMIOSizeGB": "128" }, { "pciPassthru.64bitMMIOSizeGB": "256" }],
-    num_cpus: [8, 16],
-    num_cores_per_socket: [8, 4],
-    memory: [65536, 131072],
-    memory_reservation: [65536, 131072],
-    firmware: ["bios", "efi"],
+    alternate_guest_name: ["", "Windows 11"],
+    cpu_hot_add_enabled: [false, true],
+    cpu_hot_remove_enabled: [false, true],
+    cpu_performance_counters_enabled: [false, true],
+    "disk.controller_type": [disk({ controller_type: "scsi" }), disk({ controller_type: "nvme" })],
+    "disk.unit_number": [disk({ unit_number: 0 }), disk({ unit_number: 1 })],
+    "disk.disk_mode": [disk({ disk_mode: "persistent" }), disk({ disk_mode: "independent_persistent" })],
+    "disk.write_through": [disk({ write_through: false }), disk({ write_through: true })],
+    "disk.disk_sharing": [disk({ disk_sharing: "sharingNone" }), disk({ disk_sharing: "sharingMultiWriter" })],
     efi_secure_boot_enabled: [false, true],
+    ept_rvi_mode: ["automatic", "on"],
+    enable_disk_uuid: [false, true],
+    enable_logging: [false, true],
+    extra_config: [{ "pciPassthru.64bitMMIOSizeGB": "128" }, { "pciPassthru.64bitMMIOSizeGB": "256" }],
+    firmware: ["bios", "efi"],
+    guest_id: ["windows9_64Guest", "windows11_64Guest"],
     hardware_version: [19, 21],
+    hv_mode: ["hvAuto", "hvOn"],
+    memory: [65536, 131072],
+    memory_hot_add_enabled: [false, true],
+    nested_hv_enabled: [false, true],
+    num_cores_per_socket: [8, 4],
+    num_cpus: [8, 16],
+    pci_device_id: [["0000:3b:00.0"], ["0000:5e:00.0"]],
+    run_tools_scripts_after_power_on: [true, false],
+    run_tools_scripts_after_resume: [true, false],
+    run_tools_scripts_before_guest_standby: [true, false],
+    run_tools_scripts_before_guest_shutdown: [true, false],
+    run_tools_scripts_before_guest_reboot: [false, true],
+    swap_placement_policy: ["inherit", "vmDirectory"],
+    tools_upgrade_policy: ["manual", "upgradeAtPowerCycle"],
+    vapp: [[{ properties: { a: "1" } }], [{ properties: { a: "2" } }]],
+    vbs_enabled: [false, true],
+    vvtd_enabled: [false, true],
+    vtpm: [[], [{ version: "2.0" }]],
   };
 
   test("the table covers every power-off attribute", () => {
@@ -41,9 +70,49 @@ describe("vsphere_virtual_machine updates", () => {
   });
 
   test.each(Object.entries(changes))("%s needs a power-off: reboot", (attr, [before, after]) => {
-    const c = classifyChange(vsphere({ [attr]: before }, { [attr]: after }));
+    const key = attr.split(".")[0];
+    const c = classifyChange(vsphere({ [key]: before }, { [key]: after }));
     expect(c.kind).toBe("reboot");
     expect(c.why).toMatch(new RegExp(`^${attr} cannot change while a VM with a passthrough device runs`));
+  });
+
+  test("memory_reservation alone changes in place: the provider's restart list does not have it", () => {
+    const c = classifyChange(vsphere({ memory_reservation: 65536 }, { memory_reservation: 131072 }));
+    expect(c).toMatchObject({
+      kind: "update-in-place",
+      attributes: [{ path: "memory_reservation", before: "65536", after: "131072" }],
+    });
+  });
+
+  test("a disk that grows, or a new disk, changes in place; the changed disk setting is named", () => {
+    const grow = classifyChange(vsphere({ disk: disk({ size: 100 }) }, { disk: disk({ size: 200 }) }));
+    expect(grow).toMatchObject({ kind: "update-in-place", attributes: [{ path: "disk[0].size" }] });
+    const added = classifyChange(vsphere({ disk: disk({}) }, { disk: [...disk({}), { label: "disk1", size: 10 }] }));
+    expect(added).toMatchObject({ kind: "update-in-place", attributes: [{ path: "disk[1]" }] });
+  });
+
+  test("extra_config changes in place when extra_config_reboot_required is false", () => {
+    const c = classifyChange(
+      vsphere(
+        { extra_config: { "guestinfo.a": "1" }, extra_config_reboot_required: false },
+        { extra_config: { "guestinfo.a": "2" }, extra_config_reboot_required: false },
+      ),
+    );
+    expect(c.kind).toBe("update-in-place");
+  });
+
+  test("a network adapter type change or a removed adapter restarts the VM when VMware Tools is not running", () => {
+    const nic = (type: string) => ({ network_id: "n1", adapter_type: type });
+    const retyped = classifyChange(
+      vsphere({ network_interface: [nic("e1000e")] }, { network_interface: [nic("vmxnet3")] }),
+    );
+    expect(retyped.kind).toBe("reboot");
+    expect(retyped.why).toMatch(/^network_interface\.adapter_type .*when VMware Tools is not running in the guest/);
+    const removed = classifyChange(
+      vsphere({ network_interface: [nic("vmxnet3"), nic("vmxnet3")] }, { network_interface: [nic("vmxnet3")] }),
+    );
+    expect(removed.kind).toBe("reboot");
+    expect(removed.attributes).toEqual([{ path: "network_interface[1]" }]);
   });
 
   test.each([

@@ -3,9 +3,9 @@
  * restarted (a reboot), or destroyed and recreated. Terraform's actions say create/update/delete; whether an update
  * needs the guest down depends on the provider, so the rules are per resource type:
  *
- * - `vsphere_virtual_machine` (vmware/vsphere 2.x): a VM with a DirectPath I/O device cannot be hot-changed in
- *   hardware (hot add is off on GPU VMs), so devices, extra_config, CPUs, memory, firmware and hardware version
- *   need a power-off; annotation, folder, tags, custom attributes and the name change in place.
+ * - `vsphere_virtual_machine` (vmware/vsphere 2.15.0): the attributes of the provider's restart list (see
+ *   VSPHERE_POWER_OFF) power the VM off; annotation, folder, tags, custom attributes, the name, the memory
+ *   reservation and a growing disk change in place.
  * - `libvirt_domain` (dmacvicar/libvirt 0.9.7): name and type force a replacement; the provider applies any other
  *   change by redefining the domain, which stops and restarts it.
  * - `libvirt_volume` (0.9.7): only name and pool can change; any other update fails at apply ("Update Not
@@ -22,18 +22,57 @@ export const LIBVIRT_VOLUME = "libvirt_volume";
 /** Resource types whose instances are GPU VMs. */
 export const VM_TYPES: readonly string[] = [VSPHERE_VM, LIBVIRT_DOMAIN];
 
-/** vSphere attributes whose change needs the VM powered off while it has a passthrough device. */
+/**
+ * vsphere_virtual_machine attributes whose change powers the VM off and on again: the provider's list
+ * (docs/resources/virtual_machine.md at v2.15.0, "Virtual Machine Reboot"), read for a GPU VM, whose CPU and memory
+ * hot add are off. Two entries come from its code, not the page: num_cpus (expandCPUCountConfig restarts for any
+ * count change while hot add/remove is off) and vapp (expandVAppConfig restarts for any change). `memory` restarts
+ * because hot add is off. memory_reservation is not in the list: a reservation change alone is applied while the VM
+ * runs. `disk.*` are settings of a disk block; a disk that grows, or a new disk, is added while the VM runs.
+ */
 export const VSPHERE_POWER_OFF: readonly string[] = [
-  "pci_device_id",
-  "extra_config",
-  "num_cpus",
-  "num_cores_per_socket",
-  "memory",
-  "memory_reservation",
-  "firmware",
+  "alternate_guest_name",
+  "cpu_hot_add_enabled",
+  "cpu_hot_remove_enabled",
+  "cpu_performance_counters_enabled",
+  "disk.controller_type",
+  "disk.unit_number",
+  "disk.disk_mode",
+  "disk.write_through",
+  "disk.disk_sharing",
   "efi_secure_boot_enabled",
+  "ept_rvi_mode",
+  "enable_disk_uuid",
+  "enable_logging",
+  "extra_config",
+  "firmware",
+  "guest_id",
   "hardware_version",
+  "hv_mode",
+  "memory",
+  "memory_hot_add_enabled",
+  "nested_hv_enabled",
+  "num_cores_per_socket",
+  "num_cpus",
+  "pci_device_id",
+  "run_tools_scripts_after_power_on",
+  "run_tools_scripts_after_resume",
+  "run_tools_scripts_before_guest_standby",
+  "run_tools_scripts_before_guest_shutdown",
+  "run_tools_scripts_before_guest_reboot",
+  "swap_placement_policy",
+  "tools_upgrade_policy",
+  "vapp",
+  "vbs_enabled",
+  "vvtd_enabled",
+  "vtpm",
 ];
+
+/** The same page: a network adapter's type change, or a removed adapter, restarts the VM only without VMware Tools. */
+const VSPHERE_POWER_OFF_WITHOUT_TOOLS = "network_interface.adapter_type";
+
+/** vSphere block lists (`disk`, `network_interface`, `clone`, ...) are compared setting by setting, this deep. */
+const BLOCK_DEPTH = 8;
 
 /** libvirt_volume attributes provider 0.9.7 can update. */
 const LIBVIRT_VOLUME_UPDATABLE: readonly string[] = ["name", "pool"];
@@ -43,8 +82,15 @@ const LIBVIRT_VOLUME_UPDATABLE: readonly string[] = ["name", "pool"];
  * because some hold secrets (extra_config guestinfo, cloud-init user data) that Terraform's JSON does not redact.
  */
 const SHOWN_VALUES: Readonly<Record<string, readonly string[]>> = {
-  // The power-off settings but the device list and extra_config (which can hold guestinfo secrets).
-  [VSPHERE_VM]: ["name", ...VSPHERE_POWER_OFF.filter((a) => a !== "pci_device_id" && a !== "extra_config")],
+  // Plain top-level settings: the power-off ones but the device list and extra_config (which can hold guestinfo
+  // secrets), and the reservation.
+  [VSPHERE_VM]: [
+    "name",
+    "memory_reservation",
+    ...VSPHERE_POWER_OFF.filter(
+      (a) => !a.includes(".") && !["pci_device_id", "extra_config", "vapp", "vtpm"].includes(a),
+    ),
+  ],
   [LIBVIRT_DOMAIN]: ["name", "type", "vcpu", "memory", "memory_unit", "running", "autostart"],
   [LIBVIRT_VOLUME]: ["name", "pool", "capacity"],
 };
@@ -83,18 +129,11 @@ function classifyUpdate(
   rc: PlanResourceChange,
   attributes: readonly AttributeChange[],
 ): Omit<Classification, "attributes"> {
-  const names = [...new Set(attributes.map((a) => a.path.split(".")[0]))];
+  const names = [...new Set(attributes.map((a) => a.path.split(".")[0].replace(/\[\d+\]$/, "")))];
   const list = names.join(", ") || "no attribute the plan shows";
   switch (rc.type) {
-    case VSPHERE_VM: {
-      const offline = names.filter((n) => VSPHERE_POWER_OFF.includes(n));
-      return offline.length
-        ? {
-            kind: "reboot",
-            why: `${offline.join(", ")} cannot change while a VM with a passthrough device runs: the VM is powered off to apply it`,
-          }
-        : { kind: "update-in-place", why: `${list} change while the VM runs` };
-    }
+    case VSPHERE_VM:
+      return classifyVsphereUpdate(rc, attributes, list);
     case LIBVIRT_DOMAIN:
       return {
         kind: "reboot",
@@ -116,6 +155,42 @@ function classifyUpdate(
     default:
       return { kind: "update-in-place", why: `${list} change in place` };
   }
+}
+
+function classifyVsphereUpdate(
+  rc: PlanResourceChange,
+  attributes: readonly AttributeChange[],
+  list: string,
+): Omit<Classification, "attributes"> {
+  // `disk[0].unit_number` → `disk.unit_number`: the restart list names settings, not instances.
+  const settings = [...new Set(attributes.map((a) => a.path.replace(/\[\d+\]/g, "")))];
+  const extraConfigRestarts = field(rc.change.after, "extra_config_reboot_required") !== false;
+  const offline = VSPHERE_POWER_OFF.filter(
+    (entry) =>
+      (entry !== "extra_config" || extraConfigRestarts) &&
+      settings.some((s) => s === entry || s.startsWith(`${entry}.`)),
+  );
+  if (offline.length) {
+    return {
+      kind: "reboot",
+      why: `${offline.join(", ")} cannot change while a VM with a passthrough device runs: the VM is powered off to apply it`,
+    };
+  }
+  const retyped = settings.includes(VSPHERE_POWER_OFF_WITHOUT_TOOLS);
+  const removed = blockCount(rc.change.before, "network_interface") > blockCount(rc.change.after, "network_interface");
+  if (retyped || removed) {
+    const what = retyped ? VSPHERE_POWER_OFF_WITHOUT_TOOLS : "a removed network_interface";
+    return {
+      kind: "reboot",
+      why: `${what} powers the VM off when VMware Tools is not running in the guest (the provider's restart list); with Tools running it changes while the VM runs`,
+    };
+  }
+  return { kind: "update-in-place", why: `${list} change while the VM runs` };
+}
+
+function blockCount(values: unknown, key: string): number {
+  const v = field(values, key);
+  return Array.isArray(v) ? v.length : 0;
 }
 
 const REASONS: Readonly<Record<string, string>> = {
@@ -165,6 +240,10 @@ export function changedAttributes(rc: PlanResourceChange): AttributeChange[] {
     hasTrue(field(rc.change.before_sensitive, key)) || hasTrue(field(rc.change.after_sensitive, key));
   const out: AttributeChange[] = [];
   for (const key of [...new Set([...Object.keys(b), ...Object.keys(a), ...Object.keys(u)])].sort()) {
+    if (BLOCK_TYPES.includes(rc.type) && (isBlockList(b[key]) || isBlockList(a[key]))) {
+      out.push(...blockChanges(key, b[key], a[key], u[key], BLOCK_DEPTH));
+      continue;
+    }
     if (hasTrue(u[key])) {
       // Known after apply: a change only if it was set before (computed ids stay known on update).
       if (b[key] !== undefined && b[key] !== null) out.push({ path: key, knownAfterApply: true });
@@ -184,6 +263,46 @@ export function changedAttributes(rc: PlanResourceChange): AttributeChange[] {
     out.push(showValue ? { path: key, before: scalarText(b[key]), after: scalarText(a[key]) } : { path: key });
   }
   return out;
+}
+
+/** Resource types whose nested blocks (lists of objects) are compared setting by setting. */
+const BLOCK_TYPES: readonly string[] = [VSPHERE_VM];
+
+/** A list of nested blocks, as Terraform's JSON writes `disk { ... }` (an empty list counts: a block removed). */
+function isBlockList(v: unknown): v is unknown[] {
+  return Array.isArray(v) && v.every(isObject);
+}
+
+/**
+ * The settings that differ inside nested blocks, as `disk[0].size`; a block only on one side is named whole
+ * (`disk[1]`). Values are never shown: blocks hold passwords (clone.customize) that plans do not always redact.
+ */
+function blockChanges(
+  path: string,
+  before: unknown,
+  after: unknown,
+  unknown: unknown,
+  depth: number,
+): AttributeChange[] {
+  if (hasTrue(unknown) && (unknown === true || depth === 0)) {
+    return before !== undefined && before !== null ? [{ path, knownAfterApply: true }] : [];
+  }
+  if (!hasTrue(unknown) && sameJson(before, after)) return [];
+  if (depth > 0 && Array.isArray(before) && Array.isArray(after)) {
+    const u = Array.isArray(unknown) ? unknown : [];
+    return Array.from({ length: Math.max(before.length, after.length) }, (_, i) =>
+      i < before.length && i < after.length
+        ? blockChanges(`${path}[${i}]`, before[i], after[i], u[i], depth - 1)
+        : [{ path: `${path}[${i}]` }],
+    ).flat();
+  }
+  if (depth > 0 && isObject(before) && isObject(after)) {
+    const u = isObject(unknown) ? unknown : {};
+    return [...new Set([...Object.keys(before), ...Object.keys(after), ...Object.keys(u)])]
+      .sort()
+      .flatMap((k) => blockChanges(`${path}.${k}`, before[k], after[k], u[k], depth - 1));
+  }
+  return [{ path }];
 }
 
 function field(v: unknown, key: string): unknown {
