@@ -156,6 +156,54 @@ describe("vsphere_virtual_machine updates", () => {
   });
 });
 
+describe("vsphere_virtual_machine clone settings (used only when the VM is cloned)", () => {
+  const clone = (windows: object, extra: object = {}) => [
+    {
+      template_uuid: "t-1",
+      timeout: 30,
+      customize: [{ windows_options: [{ computer_name: "D1", ...windows }] }],
+      ...extra,
+    },
+  ];
+  const replaced = (paths: (string | number)[][]) =>
+    rc(
+      "vsphere_virtual_machine",
+      {
+        actions: ["delete", "create"],
+        before: { name: "vm", clone: clone({ admin_password: "old" }) },
+        after: { name: "vm", clone: clone({ admin_password: "new" }) },
+        replace_paths: paths,
+      },
+      { action_reason: "replace_because_cannot_update" },
+    );
+
+  test("a replacement forced by a clone setting says the VM is cloned again, and names the setting", () => {
+    const c = classifyChange(replaced([["clone", 0, "customize", 0, "windows_options", 0, "admin_password"]]));
+    expect(c.kind).toBe("replace");
+    expect(c.why).toMatch(/^anything under clone .* forces a new VM: the provider destroys it and clones it again/);
+    expect(c.attributes).toEqual([{ path: "clone[0].customize[0].windows_options[0].admin_password" }]);
+    expect(JSON.stringify(c)).not.toMatch(/"(old|new)"/);
+  });
+
+  test("a plan that shows a clone change as an update is still a replacement", () => {
+    const update = vsphere(
+      { clone: clone({ run_once_command_list: ["a"] }) },
+      { clone: clone({ run_once_command_list: ["a", "b"] }) },
+    );
+    const c = classifyChange(update);
+    expect(c.kind).toBe("replace");
+    expect(c.why).toMatch(/^anything under clone .* forces a new VM/);
+  });
+
+  test("an imported VM records its clone settings in place; clone.timeout alone changes in place", () => {
+    const imported = vsphere({ imported: true, clone: [] }, { imported: false, clone: clone({}) });
+    expect(classifyChange(imported)).toMatchObject({ kind: "update-in-place" });
+    expect(classifyChange(imported).why).toMatch(/^an imported VM: the provider records its clone settings in state/);
+    const timeout = vsphere({ clone: clone({}, { timeout: 30 }) }, { clone: clone({}, { timeout: 60 }) });
+    expect(classifyChange(timeout).kind).toBe("update-in-place");
+  });
+});
+
 describe("libvirt", () => {
   test("any libvirt_domain update stops and restarts the domain", () => {
     for (const [before, after] of [

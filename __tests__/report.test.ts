@@ -277,7 +277,10 @@ describe("report with plans", () => {
     ]);
     expect(change(json, "dc", "train").change?.why).toMatch(/^pci_device_id cannot change while a VM with a pass/);
     expect(change(json, "dc", "infer").change?.why).toBe("annotation, folder change while the VM runs");
-    expect(change(json, "dc", "batch").change?.why).toBe("the provider cannot update clone[0].template_uuid in place");
+    expect(change(json, "dc", "batch").change?.why).toBe(
+      "anything under clone (template, customization, run-once commands, Administrator password) forces a new VM: " +
+        "the provider destroys it and clones it again (here clone[0].template_uuid)",
+    );
     expect(change(json, "dc", "legacy").change?.why).toBe("removed from the configuration");
     expect(json.plan?.stacks[0].otherChanges).toBe(1); // terraform_data; the data source read is not a change
     expect(markdown).toContain(
@@ -400,8 +403,9 @@ test("a GPU VM replaced create-before-destroy is warned about: it needs its GPU 
   );
   const { json } = await report("--plan", `dc=${file}`);
   expect(json.plan?.stacks[0].vms[0].change?.why).toBe(
-    "the provider cannot update clone[0].template_uuid in place (the new one is created before the old one is " +
-      "destroyed); the new VM cannot power on while the old one holds 0000:3b:00.0: remove create_before_destroy",
+    "anything under clone (template, customization, run-once commands, Administrator password) forces a new VM: " +
+      "the provider destroys it and clones it again (here clone[0].template_uuid) (the new one is created before the " +
+      "old one is destroyed); the new VM cannot power on while the old one holds 0000:3b:00.0: remove create_before_destroy",
   );
   expect(json.plan?.gpuMoves).toEqual([]);
 });

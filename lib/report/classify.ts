@@ -118,7 +118,7 @@ export function classifyChange(rc: PlanResourceChange): Classification {
   const attributes = changedAttributes(rc);
   if (actions.includes("create") && actions.includes("delete")) {
     const order = actions[0] === "create" ? " (the new one is created before the old one is destroyed)" : "";
-    return { kind: "replace", why: `${replaceReason(rc)}${order}`, attributes };
+    return { kind: "replace", why: `${vsphereReplaceReason(rc) ?? replaceReason(rc)}${order}`, attributes };
   }
   if (actions.includes("create")) return { kind: "create", why: "new", attributes: [] };
   if (actions.includes("delete")) return { kind: "delete", why: deleteReason(rc), attributes: [] };
@@ -157,11 +157,41 @@ function classifyUpdate(
   }
 }
 
+/**
+ * Provider 2.15.0 forces a new resource for any change under `clone` but its timeout
+ * (resource_vsphere_virtual_machine.go:1055-1063, CustomizeDiff), unless the VM was imported: then the first
+ * apply only records the clone settings in state (`imported` goes to false).
+ */
+const CLONE_FORCES_NEW =
+  "anything under clone (template, customization, run-once commands, Administrator password) forces a new VM: " +
+  "the provider destroys it and clones it again";
+
+function isCloneSetting(path: string): boolean {
+  return /^clone(\[|$)/.test(path) && !/^clone\[0\]\.timeout$/.test(path);
+}
+
+/** Why Terraform replaces a vSphere VM, when vSphere's rules say more than Terraform's reason. */
+function vsphereReplaceReason(rc: PlanResourceChange): string | undefined {
+  if (rc.type !== VSPHERE_VM) return undefined;
+  const paths = (rc.change.replace_paths ?? []).map(formatPath);
+  const clone = paths.filter(isCloneSetting).sort();
+  if (clone.length) return `${CLONE_FORCES_NEW} (here ${clone.join(", ")})`;
+  return undefined;
+}
+
 function classifyVsphereUpdate(
   rc: PlanResourceChange,
   attributes: readonly AttributeChange[],
   list: string,
 ): Omit<Classification, "attributes"> {
+  if (attributes.some((a) => isCloneSetting(a.path))) {
+    return field(rc.change.before, "imported") === true
+      ? {
+          kind: "update-in-place",
+          why: "an imported VM: the provider records its clone settings in state without touching the VM; from the next change on, a clone change replaces it",
+        }
+      : { kind: "replace", why: `${CLONE_FORCES_NEW} (provider 2.15.0 plans this as a replacement; plan again)` };
+  }
   // `disk[0].unit_number` → `disk.unit_number`: the restart list names settings, not instances.
   const settings = [...new Set(attributes.map((a) => a.path.replace(/\[\d+\]/g, "")))];
   const extraConfigRestarts = field(rc.change.after, "extra_config_reboot_required") !== false;
