@@ -204,6 +204,31 @@ describe("vsphere_virtual_machine clone settings (used only when the VM is clone
   });
 });
 
+describe("vsphere_virtual_machine moved to another host", () => {
+  test("a replacement that changes host_system_id says the VM moves host and is cloned again there", () => {
+    const change = rc(
+      "vsphere_virtual_machine",
+      {
+        actions: ["delete", "create"],
+        before: { name: "vm", host_system_id: "host-10" },
+        after: { name: "vm", host_system_id: "host-20" },
+      },
+      { action_reason: "replace_by_triggers" },
+    );
+    const c = classifyChange(change);
+    expect(c.kind).toBe("replace");
+    expect(c.why).toMatch(
+      /^it moves to another host \(host_system_id "host-10" → "host-20"\): a VM with a passthrough/,
+    );
+  });
+
+  test("a plan that moves a VM in place is an error: the provider cannot apply it", () => {
+    const c = classifyChange(vsphere({ host_system_id: "host-10" }, { host_system_id: "host-20" }));
+    expect(c.kind).toBe("unsupported-update");
+    expect(c.why).toContain("-replace=vsphere_virtual_machine.x_ABCDEF12");
+  });
+});
+
 describe("libvirt", () => {
   test("any libvirt_domain update stops and restarts the domain", () => {
     for (const [before, after] of [

@@ -170,9 +170,28 @@ function isCloneSetting(path: string): boolean {
   return /^clone(\[|$)/.test(path) && !/^clone\[0\]\.timeout$/.test(path);
 }
 
+/**
+ * A VM whose host_system_id changes, known on both sides: a move to another host. Provider 2.15.0 cannot apply it in
+ * place (its update reconfigures the PCI devices against an empty host_system_id, and vCenter refuses to migrate a
+ * powered-on VM with a DirectPath device), so the library replaces the VM through its placement.
+ */
+function hostMove(rc: PlanResourceChange): { from: string; to: string } | undefined {
+  const from = field(rc.change.before, "host_system_id");
+  const to = field(rc.change.after, "host_system_id");
+  if (hasTrue(field(rc.change.after_unknown, "host_system_id"))) return undefined;
+  return typeof from === "string" && typeof to === "string" && from && from !== to ? { from, to } : undefined;
+}
+
 /** Why Terraform replaces a vSphere VM, when vSphere's rules say more than Terraform's reason. */
 function vsphereReplaceReason(rc: PlanResourceChange): string | undefined {
   if (rc.type !== VSPHERE_VM) return undefined;
+  const move = hostMove(rc);
+  if (move) {
+    return (
+      `it moves to another host (host_system_id ${JSON.stringify(move.from)} → ${JSON.stringify(move.to)}): ` +
+      "a VM with a passthrough device cannot be migrated, so it is destroyed and cloned again on the new host"
+    );
+  }
   const paths = (rc.change.replace_paths ?? []).map(formatPath);
   const clone = paths.filter(isCloneSetting).sort();
   if (clone.length) return `${CLONE_FORCES_NEW} (here ${clone.join(", ")})`;
@@ -184,6 +203,15 @@ function classifyVsphereUpdate(
   attributes: readonly AttributeChange[],
   list: string,
 ): Omit<Classification, "attributes"> {
+  if (hostMove(rc)) {
+    return {
+      kind: "unsupported-update",
+      why:
+        "moving a VM with a passthrough device to another host fails in place (provider 2.15.0 reconfigures its PCI " +
+        "devices against an empty host id; vCenter refuses to migrate it while it runs): plan again with " +
+        `-replace=${rc.address}`,
+    };
+  }
   if (attributes.some((a) => isCloneSetting(a.path))) {
     return field(rc.change.before, "imported") === true
       ? {

@@ -46,7 +46,7 @@ export interface PlanSummary {
   readonly reboot: number;
   readonly replace: number;
   readonly gpuMoves: number;
-  /** Changes the provider fails to apply (libvirt_volume updates). */
+  /** Changes the provider fails to apply (libvirt_volume updates, a vSphere VM moved to another host in place). */
   readonly errors: number;
 }
 

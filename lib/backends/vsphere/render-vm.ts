@@ -7,7 +7,7 @@ import {
   VirtualMachineClone,
   VirtualMachineCloneCustomize,
 } from "@cdktf/provider-vsphere/lib/virtual-machine";
-import { ITerraformDependable } from "cdktf";
+import { DataResource, ITerraformDependable } from "cdktf";
 import { MmioRequirement } from "../../mmio";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
@@ -32,6 +32,8 @@ export function passthroughExtraConfig(vm: GpuPassthroughVm): Record<string, str
 
 export interface VmPlacement {
   readonly inventory: VsphereInventory;
+  /** `<datacenter>/<host name>`: a change replaces the VM (see {@link renderPlacement}). */
+  readonly hostKey: string;
   readonly host: { readonly id: string; readonly resourcePoolId: string };
   /** Datastore and network names, after the backend's defaults. */
   readonly datastore: string;
@@ -47,6 +49,7 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
   const { inventory, host } = placement;
   const template = inventory.templateRefs(opts.template);
   const efi = vm.firmware === "efi";
+  const placementData = renderPlacement(vm, placement.hostKey);
 
   return new VirtualMachine(
     vm,
@@ -88,8 +91,21 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
       pciDeviceId: placement.pciDeviceIds,
       extraConfig: nonEmpty(passthroughExtraConfig(vm)),
       dependsOn: placement.dependsOn.length ? placement.dependsOn : undefined,
+      // By address: cdktf writes a construct here as "${terraform_data.x}", which Terraform 1.11 refuses.
+      lifecycle: { replaceTriggeredBy: [`${placementData.terraformResourceType}.${placementData.friendlyUniqueId}`] },
     }),
   );
+}
+
+/**
+ * The VM's host as a `terraform_data` whose change replaces the VM (`replace_triggered_by`). Provider 2.15.0 cannot
+ * move a passthrough VM: its update reconfigures the PCI devices against an empty host_system_id, and vCenter
+ * refuses to migrate a powered-on VM with a DirectPath device. The provider's own `replace_trigger` argument would
+ * do the same but also replaces every VM deployed or imported without it (ForceNew from unset to set); a new
+ * terraform_data is only created, which triggers nothing (checked with Terraform 1.11).
+ */
+function renderPlacement(vm: GpuPassthroughVm, hostKey: string): DataResource {
+  return new DataResource(vm, "placement", terraformLiteral({ input: hostKey }));
 }
 
 function renderClone(templateUuid: string, opts: VsphereVmOptions): VirtualMachineClone {
