@@ -148,7 +148,8 @@ describe("GpuPassthroughVm on libvirt", () => {
     const [seedId, seed] = Object.entries(r.libvirt_cloudinit_disk)[0];
     expect(seed.user_data).toBe('#cloud-config\nhostname: ml-01\nssh_authorized_keys:\n  - "ssh-ed25519 AAAA ops"\n');
     expect(seed.meta_data).toBe("instance-id: ml\nlocal-hostname: ml-01\n");
-    const iso = volumes.find((v: any) => v.name === "ml-cloudinit.iso");
+    // Named by the content's hash (see libvirt-lifecycle.test.ts).
+    const iso = volumes.find((v: any) => /^ml-cloudinit-[0-9a-f]{16}\.iso$/.test(v.name));
     expect(iso).toMatchObject({
       pool: "nvme",
       create: { content: { url: `\${libvirt_cloudinit_disk.${seedId}.path}` } },
@@ -164,7 +165,7 @@ describe("GpuPassthroughVm on libvirt", () => {
       {
         device: "cdrom",
         read_only: true,
-        source: { volume: { pool: "nvme", volume: "ml-cloudinit.iso" } },
+        source: { volume: { pool: "nvme", volume: iso.name } },
         target: { dev: "sda", bus: "sata" },
       },
     ]);

@@ -4,6 +4,7 @@
  * hidden when the GPU's driver needs it, and OVMF's 64-bit MMIO aperture for large-BAR GPUs. The boot disk is a
  * qcow2 overlay on a base image; cloud-init is a seed ISO uploaded to the pool and attached as a CD-ROM.
  */
+import { createHash } from "crypto";
 import { TerraformProvider } from "cdktf";
 import type { CloudinitDisk } from "../../../.gen/providers/libvirt/cloudinit-disk";
 import type { Domain, DomainConfig, DomainDevicesHostdevs } from "../../../.gen/providers/libvirt/domain";
@@ -67,6 +68,19 @@ export function cloudConfig(vm: GpuPassthroughVm, opts: LibvirtVmOptions): strin
     lines.push("ssh_authorized_keys:", ...ci.sshAuthorizedKeys.map((k) => `  - ${JSON.stringify(k)}`));
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** The seed's meta data: the instance id cloud-init keys its once-per-instance work on, and the host name. */
+export function cloudMetaData(vm: GpuPassthroughVm, opts: LibvirtVmOptions): string {
+  return `instance-id: ${vm.vmName}\nlocal-hostname: ${opts.cloudInit?.hostName ?? vm.vmName}\n`;
+}
+
+/**
+ * The id provider 0.9.7 gives a cloud-init ISO: the first 16 hex digits of sha256(user data, meta data), also the
+ * ISO's file name on the runner (cloudinit_disk_resource.go). The same content always gives the same id.
+ */
+export function cloudInitId(userData: string, metaData: string): string {
+  return createHash("sha256").update(userData).update(metaData).digest("hex").slice(0, 16);
 }
 
 export function domainConfig(vm: GpuPassthroughVm, placement: DomainPlacement): DomainConfig {
@@ -165,7 +179,15 @@ export function domainConfig(vm: GpuPassthroughVm, placement: DomainPlacement): 
 }
 
 export const bootVolumeName = (vm: GpuPassthroughVm): string => `${vm.vmName}-boot.qcow2`;
-export const cloudInitVolumeName = (vm: GpuPassthroughVm): string => `${vm.vmName}-cloudinit.iso`;
+/**
+ * The seed volume is named by its content: a volume cannot be updated (provider 0.9.7: "Update Not Supported") and a
+ * changed `create.content.url` does not force a replacement, but a changed name does. So a cloud-init change plans
+ * as a replacement of the volume (and a domain update that attaches the new one), never as a failing update.
+ */
+export function cloudInitVolumeName(vm: GpuPassthroughVm): string {
+  const opts = vm.props.libvirt ?? { baseImage: "" };
+  return `${vm.vmName}-cloudinit-${cloudInitId(cloudConfig(vm, opts), cloudMetaData(vm, opts))}.iso`;
+}
 
 /**
  * The generated classes, loaded on first use: the domain binding is 7 MB of JavaScript (about 140 ms to load), which a
@@ -206,7 +228,7 @@ export function renderDomain(vm: GpuPassthroughVm, placement: DomainPlacement): 
       provider,
       name: `${vm.vmName}-cloudinit`,
       userData: cloudConfig(vm, opts),
-      metaData: `instance-id: ${vm.vmName}\nlocal-hostname: ${opts.cloudInit?.hostName ?? vm.vmName}\n`,
+      metaData: cloudMetaData(vm, opts),
     }),
   );
   const cloudInitVolume = new Volume(
@@ -218,6 +240,13 @@ export function renderDomain(vm: GpuPassthroughVm, placement: DomainPlacement): 
       pool: placement.pool,
       target: { format: { type: "raw" } },
       create: { content: { url: cloudInit.path } },
+      lifecycle: {
+        // The ISO's path is on the runner (its temp directory): a fresh CI runner makes the ISO again and its path
+        // is unknown until apply. The name already changes with the content, so the URL need not be compared.
+        ignoreChanges: ["create"],
+        // Names differ by content, so the new seed can be uploaded and attached before the old one is deleted.
+        createBeforeDestroy: true,
+      },
     }),
   );
   // Volumes are named literally in the domain (so its XML reads plainly); depends_on keeps the order.
