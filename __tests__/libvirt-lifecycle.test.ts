@@ -59,3 +59,14 @@ describe("cloud-init seed: a change is a replacement in the plan, not an update 
     expect(volume.lifecycle).toEqual({ create_before_destroy: true, ignore_changes: ["create"] });
   });
 });
+
+describe("destroy finishes, also for a guest that ignores ACPI", () => {
+  test("no destroy.shutdown (0.9.7's Delete waits for it, then fails without forcing); updates shut down, then force", () => {
+    const stack = newKvmStack();
+    const d = renderedDomain(newKvmVm(stack, "ml", newKvmHost(stack), { gpus: ["0000:0b:00.0"] }));
+    // Without destroy settings the provider calls virDomainDestroyFlags(0): SIGTERM, then SIGKILL if QEMU lingers.
+    expect(d.destroy).toBeUndefined();
+    // Update's shutdown does force after its timeout (domainUpdateOptionsFromUpdate: ForceOnTimeout).
+    expect(d.update).toEqual({ shutdown: { timeout: 300 } });
+  });
+});

@@ -72,6 +72,8 @@ export class LibvirtBackend implements HypervisorBackend {
     "the domain's memory is locked on the host for as long as it runs",
     "every change to the domain stops and restarts it (provider 0.9.7 redefines it); a new name or type replaces it",
     "a change to the boot volume cannot be applied in place (provider 0.9.7): replace the volume",
+    // Each on one line of the report (160 characters).
+    "destroy stops the guest without a shutdown (0.9.7 cannot shut down, then force): for a clean stop, run `virsh shutdown <vm>` on the host first",
   ];
 
   constructor(public readonly props: LibvirtBackendProps) {}

@@ -103,9 +103,12 @@ export function domainConfig(vm: GpuPassthroughVm, placement: DomainPlacement): 
     vcpu: vm.cpus,
     running: true,
     autostart: opts.autostart ?? false,
-    // Every change but name and type stops the domain (provider 0.9.7); shut the guest down cleanly first.
+    // Every change but name and type stops the domain (provider 0.9.7): the guest is asked to shut down, and forced
+    // off if it has not after the timeout.
     update: { shutdown: { timeout: SHUTDOWN_TIMEOUT_S } },
-    destroy: { graceful: true, shutdown: { timeout: SHUTDOWN_TIMEOUT_S } },
+    // No `destroy`: with destroy.shutdown, 0.9.7 waits and then fails without forcing a guest that ignores ACPI
+    // (Delete never forces), and graceful alone fails when QEMU outlives SIGTERM. The default stops QEMU with
+    // SIGTERM, then SIGKILL, so a destroy always finishes; the guest OS is not asked first (README, Limitations).
     os: {
       type: "hvm",
       typeArch: "x86_64",
