@@ -9,6 +9,8 @@
  * - a failed first start leaves the domain defined (undefine without --nvram is refused): documented, with recovery.
  */
 import { createHash } from "crypto";
+import { hostPrepScript } from "../lib/backends/libvirt/host-prep";
+import { LibvirtHostBinding } from "../lib/backends/libvirt/libvirt-backend";
 import { terraformValue } from "../lib/terraform-literal";
 import { newKvmHost, newKvmStack, newKvmVm, renderedDomain, synthesized } from "./libvirt-helpers";
 
@@ -68,5 +70,32 @@ describe("destroy finishes, also for a guest that ignores ACPI", () => {
     expect(d.destroy).toBeUndefined();
     // Update's shutdown does force after its timeout (domainUpdateOptionsFromUpdate: ForceOnTimeout).
     expect(d.update).toEqual({ shutdown: { timeout: 300 } });
+  });
+});
+
+describe("a failed first start: no 0.9.7 setting avoids the orphan, so its recovery is where users look", () => {
+  const recovery = (vm: string) => `virsh undefine --nvram ${vm}`;
+
+  test("the host's plan and prepare-host.sh name the recovery per VM, as comments only (never run by the script)", () => {
+    const stack = newKvmStack();
+    const host = newKvmHost(stack);
+    newKvmVm(stack, "ml", host, { gpus: ["0000:0b:00.0"] });
+    newKvmVm(stack, "old", host, { gpus: [], firmware: "bios" }); // no NVRAM: libvirt undefines it after a failed start
+    const plan = (host.binding as LibvirtHostBinding).prepPlan();
+    expect(plan.recovery.commands).toEqual([recovery("ml")]);
+    expect(plan.recovery.when).toMatch(/cannot undefine domain with nvram/);
+    expect(plan.recovery.when).toMatch(/already exists/);
+    const script = hostPrepScript(plan).split("\n");
+    const lines = script.filter((l) => l.includes(recovery("ml")));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line.startsWith("#")).toBe(true);
+  });
+
+  test("the report's constraints for every libvirt VM say what happens and what to run", () => {
+    const stack = newKvmStack();
+    const host = newKvmHost(stack);
+    const constraints = host.backend.constraints.join("\n");
+    expect(constraints).toMatch(/failed first start/);
+    expect(constraints).toContain("virsh undefine --nvram <vm>");
   });
 });

@@ -54,6 +54,11 @@ export interface HostPrepPlan {
   readonly driverOverrides: readonly string[];
   readonly rebootRequired: boolean;
   readonly notes: readonly string[];
+  /**
+   * What to run on the host when a VM's first start fails: provider 0.9.7 then leaves the domain defined outside
+   * Terraform's state, and no setting avoids it. Never run by the script: only after such a failure.
+   */
+  readonly recovery: { readonly when: string; readonly commands: readonly string[] };
 }
 
 export interface HostPrepInput {
@@ -64,7 +69,23 @@ export interface HostPrepInput {
   readonly assigned: readonly { readonly gpu: HostGpu; readonly vm: string }[];
   /** GPUs the host keeps (role host): vfio-pci must leave them alone. */
   readonly kept: readonly HostGpu[];
+  /** The host's domains with NVRAM (EFI firmware), which a failed first start leaves behind. @default none */
+  readonly nvramVms?: readonly string[];
 }
+
+/**
+ * Why a first start can leave a domain behind (provider 0.9.7, domain_resource.go Create): the domain is defined, its
+ * start fails, and the cleanup calls virDomainUndefine without flags, which libvirt refuses once the start has copied
+ * the NVRAM template ("cannot undefine domain with nvram"; libvirt 9.0 copies it before QEMU or the hostdevs can
+ * fail). The domain stays defined but not in Terraform's state, so the next apply fails.
+ */
+export const FIRST_START_FAILURE =
+  'a VM\'s first start fails at apply ("Failed to Start Domain"), provider 0.9.7 cannot undefine it ' +
+  '(libvirt: "cannot undefine domain with nvram") and the next apply fails because the domain already exists: ' +
+  "fix what made the start fail, run this as root on the host (the domain never ran: its NVRAM is the template's copy), then apply again";
+
+/** The host command that removes a domain left by a failed first start, NVRAM included. */
+export const undefineCommand = (vm: string): string => `virsh undefine --nvram ${shellQuote(vm)}`;
 
 /** Drivers that would claim a function before vfio-pci, by GPU vendor and function kind. */
 const DRIVERS_BY_VENDOR: Record<string, readonly string[]> = {
@@ -169,6 +190,10 @@ export function hostPrepPlan(input: HostPrepInput): HostPrepPlan {
     driverOverrides: bindBy === "address" ? functions.map((f) => `driverctl set-override ${f.address} vfio-pci`) : [],
     rebootRequired: functions.length > 0,
     notes,
+    recovery: {
+      when: FIRST_START_FAILURE,
+      commands: [...new Set(input.nvramVms ?? [])].map(undefineCommand),
+    },
   };
 }
 
@@ -243,6 +268,9 @@ export function hostPrepScript(plan: HostPrepPlan): string {
     plan.initramfs.rebuild,
     "",
     ...plan.notes.map((n) => shellComment(`Note: ${n}.`)),
+    ...(plan.recovery.commands.length
+      ? ["", shellComment(`If ${plan.recovery.when}:`), ...plan.recovery.commands.map((c) => shellComment(`  ${c}`))]
+      : []),
     ...(plan.rebootRequired
       ? ["echo 'Done. Reboot the host: kernel arguments and the initramfs take effect at boot.'"]
       : []),

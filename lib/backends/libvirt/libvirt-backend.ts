@@ -72,7 +72,8 @@ export class LibvirtBackend implements HypervisorBackend {
     "the domain's memory is locked on the host for as long as it runs",
     "every change to the domain stops and restarts it (provider 0.9.7 redefines it); a new name or type replaces it",
     "a change to the boot volume cannot be applied in place (provider 0.9.7): replace the volume",
-    // Each on one line of the report (160 characters).
+    // Each on one line of the report (160 characters); host-prep.json and prepare-host.sh give the details.
+    "a failed first start leaves the domain defined but not in the state (0.9.7): the next apply fails until `virsh undefine --nvram <vm>` on the host",
     "destroy stops the guest without a shutdown (0.9.7 cannot shut down, then force): for a clean stop, run `virsh shutdown <vm>` on the host first",
   ];
 
@@ -130,6 +131,8 @@ export class LibvirtHostBinding implements HostBinding {
       distro: this.distro,
       assigned: this.vms.flatMap((vm) => vm.gpus.map((gpu) => ({ gpu, vm: vm.vmName }))),
       kept: this.host.gpus.filter((g) => g.role === "host"),
+      // BIOS domains have no NVRAM: libvirt undefines them after a failed start.
+      nvramVms: this.vms.filter((vm) => vm.firmware === "efi").map((vm) => vm.vmName),
     });
   }
 
