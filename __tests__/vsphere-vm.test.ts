@@ -165,6 +165,7 @@ describe("Horizon desktops (seed 001)", () => {
     expect(r.clone.customize.windows_options).toEqual({
       computer_name: "DESK-01",
       admin_password: "${var.pw}",
+      time_zone: 85,
       run_once_command_list: [toolsInstallCommand({ nsx: true }), "echo hi"],
     });
     expect(problemsOf(stack)).toEqual([]);

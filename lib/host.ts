@@ -20,7 +20,7 @@ export interface PciDeviceMatch {
   readonly vendorId?: string;
   /** e.g. `302` (3D controller) or `300` (VGA). */
   readonly classId?: string;
-  /** Regular expression on the device name, e.g. `A100`. */
+  /** Regular expression on the device name, e.g. `A100`; on vSphere in Go's RE2 syntax (no lookaround or backreferences). */
   readonly nameRegex?: string;
 }
 
@@ -200,13 +200,8 @@ export class PassthroughHost extends Construct {
       if (value !== undefined && !/^[0-9a-fA-F]{1,4}$/.test(value))
         return `match.${field} "${value}" must be 1-4 hex digits`;
     }
-    if (nameRegex !== undefined) {
-      try {
-        new RegExp(nameRegex);
-      } catch {
-        return `match.nameRegex "${nameRegex}" is not a regular expression`;
-      }
-    }
+    // nameRegex's syntax is the backend's: vSphere compiles it with Go's RE2, which JavaScript's RegExp misjudges.
+    if (nameRegex !== undefined && nameRegex.length === 0) return "match.nameRegex is empty";
     return undefined;
   }
 }

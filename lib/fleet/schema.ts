@@ -265,6 +265,7 @@ const vsphereVm = z.strictObject({
             .string()
             .regex(/^[a-z_][a-z0-9_]*$/, "must be a Terraform variable name (lower-case, digits, _)")
             .optional(),
+          /** Sysprep's Windows time zone index; customization always sets one. @default 85 (GMT Standard Time) */
           timeZone: z.number().int().min(0).max(300).optional(),
           runOnceCommands: z.array(text(NAME_LIMITS.command)).max(100).optional(),
         })

@@ -30,6 +30,9 @@ export function passthroughExtraConfig(vm: GpuPassthroughVm): Record<string, str
   return config;
 }
 
+/** The provider's default `windows_options.time_zone` (GMT Standard Time): sysprep always sets a zone. */
+export const DEFAULT_WINDOWS_TIME_ZONE = 85;
+
 export interface VmPlacement {
   readonly inventory: VsphereInventory;
   /** `<datacenter>/<host name>`: a change replaces the VM (see {@link renderPlacement}). */
@@ -125,7 +128,7 @@ function renderCustomize(c: VsphereCustomization, opts: VsphereVmOptions): Virtu
       ? {
           computerName: c.windows.computerName,
           adminPassword: c.windows.adminPassword,
-          timeZone: c.windows.timeZone,
+          timeZone: c.windows.timeZone ?? DEFAULT_WINDOWS_TIME_ZONE,
           runOnceCommandList: runOnce.length ? runOnce : undefined,
         }
       : undefined,

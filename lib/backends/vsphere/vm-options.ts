@@ -83,7 +83,11 @@ export interface VsphereWindowsCustomization {
    * @default no password set by customization
    */
   readonly adminPassword?: string;
-  /** Windows time zone index (e.g. 85 for GMT). @default the template's */
+  /**
+   * Windows time zone index (sysprep's: 85 is GMT Standard Time, 35 Eastern, 110 W. Europe). Customization always
+   * sets one, so the template's own zone is not kept.
+   * @default 85 (GMT Standard Time, London: the provider's default, written out so that the plan shows it)
+   */
   readonly timeZone?: number;
   /** Commands run at first logon, after the Horizon command when there is one. @default none */
   readonly runOnceCommands?: readonly string[];

@@ -12,6 +12,7 @@ import type { GpuPassthroughVm } from "../../vm";
 import { Problem } from "../../problems";
 import { HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
 import { esxiHostSteps } from "./directpath";
+import { re2Problem } from "./re2";
 import { VSPHERE_LIMITS } from "./limits";
 import { VsphereInventory } from "./inventory";
 import { renderVirtualMachine } from "./render-vm";
@@ -116,6 +117,15 @@ export class VsphereHostBinding implements HostBinding {
           subject: `${subject} GPU ${gpu.label}`,
           message: `vendorId ${vendor} is above 7fff, which vsphere_host_pci_device cannot parse (it reads a signed 16-bit number)`,
           fix: "declare the GPU by address, or match it by classId and nameRegex only",
+        });
+      }
+      const nameRegex = gpu.match?.nameRegex;
+      const syntax = nameRegex === undefined ? undefined : re2Problem(nameRegex);
+      if (syntax) {
+        problems.push({
+          subject: `${subject} GPU ${gpu.label}`,
+          message: `match.nameRegex "${nameRegex}" ${syntax}; vsphere_host_pci_device compiles it with Go's regexp (RE2) and fails at plan`,
+          fix: "write it without lookaround or backreferences (RE2 has neither): match a distinct part of the device name instead, e.g. A100.*80GB",
         });
       }
       if (gpu.match && gpu.model.functions.length) {
