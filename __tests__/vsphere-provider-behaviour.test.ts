@@ -21,7 +21,7 @@ describe("moving a VM to another host replaces it", () => {
     const placements = Object.entries<Record<string, any>>(json.resource.terraform_data ?? {});
     expect(placements).toHaveLength(1);
     const [name, placement] = placements[0];
-    expect(placement.input).toBe("dc1/esx01");
+    expect(placement.input).toEqual({ datacenter: "dc1", host: "esx01" });
     expect(renderedVm(vm).lifecycle).toEqual({ replace_triggered_by: [`terraform_data.${name}`] });
     expect(problemsOf(stack)).toEqual([]);
   });

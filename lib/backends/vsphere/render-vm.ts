@@ -35,8 +35,8 @@ export const DEFAULT_WINDOWS_TIME_ZONE = 85;
 
 export interface VmPlacement {
   readonly inventory: VsphereInventory;
-  /** `<datacenter>/<host name>`: a change replaces the VM (see {@link renderPlacement}). */
-  readonly hostKey: string;
+  /** Where the VM runs, by name: a change replaces the VM (see {@link renderPlacement}). */
+  readonly where: { readonly datacenter: string; readonly host: string };
   readonly host: { readonly id: string; readonly resourcePoolId: string };
   /** Datastore and network names, after the backend's defaults. */
   readonly datastore: string;
@@ -52,7 +52,7 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
   const { inventory, host } = placement;
   const template = inventory.templateRefs(opts.template);
   const efi = vm.firmware === "efi";
-  const placementData = renderPlacement(vm, placement.hostKey);
+  const placementData = renderPlacement(vm, placement.where);
 
   return new VirtualMachine(
     vm,
@@ -107,8 +107,8 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
  * do the same but also replaces every VM deployed or imported without it (ForceNew from unset to set); a new
  * terraform_data is only created, which triggers nothing (checked with Terraform 1.11).
  */
-function renderPlacement(vm: GpuPassthroughVm, hostKey: string): DataResource {
-  return new DataResource(vm, "placement", terraformLiteral({ input: hostKey }));
+function renderPlacement(vm: GpuPassthroughVm, where: VmPlacement["where"]): DataResource {
+  return new DataResource(vm, "placement", terraformLiteral({ input: { ...where } }));
 }
 
 function renderClone(templateUuid: string, opts: VsphereVmOptions): VirtualMachineClone {

@@ -158,7 +158,7 @@ export class VsphereHostBinding implements HostBinding {
     };
     const resource = renderVirtualMachine(vm, {
       inventory: this.inventory,
-      hostKey: `${this.props.datacenter}/${this.host.hostName}`,
+      where: { datacenter: this.props.datacenter, host: this.host.hostName },
       host: this.inventory.hostRefs(this.host.hostName),
       datastore: names.datastore ?? "",
       network: names.network ?? "",
