@@ -87,6 +87,9 @@ describe("domain XML, validated by libvirt's schema", () => {
     for (const vm of vms) {
       const xml = xmlOf(vm);
       expect(xml).toMatch(/^<domain type="kvm"/);
+      // The XML shows every attribute the library sets.
+      expect(xml).not.toContain("not shown");
+      expect(vm.validate()).toEqual([]);
       const result = validate(vm.vmName, xml);
       if (!result.ok) throw new Error(`libvirt rejects the domain XML of ${vm.vmName}:\n${result.output}\n${xml}`);
     }
@@ -107,16 +110,107 @@ describe("domain XML, validated by libvirt's schema", () => {
     expect(train).toContain('<page size="1048576" unit="KiB"/>');
   });
 
-  test("the XML shows escape-hatch overrides, and lists attributes it does not render instead of dropping them", () => {
+  test("the XML shows escape-hatch overrides it knows, top level and nested", () => {
     const stack = newKvmStack();
     const vm = newKvmVm(stack, "vm", newKvmHost(stack), { gpus: ["0000:0b:00.0"] });
     vm.resource.addOverride("vcpu", 6);
     vm.resource.addOverride("on_crash", "restart");
+    vm.resource.addOverride("devices.hostdevs.0.boot.order", 1);
     expect(renderedDomain(vm).vcpu).toBe(6);
     const xml = xmlOf(vm);
     expect(xml).toContain('<vcpu placement="static">6</vcpu>');
-    expect(xml).toContain("<!-- not shown here (set on the resource): on_crash -->");
+    expect(xml).toContain("<on_crash>restart</on_crash>");
+    expect(xml).toContain('<boot order="1"/>');
+    expect(xml).not.toContain("not shown");
+    expect(vm.validate()).toEqual([]);
     expect(validate("override", xml).ok).toBe(true);
+  });
+
+  test("what the XML renders beyond the library's own settings is in provider 0.9.7's schema and validates", () => {
+    const stack = newKvmStack();
+    const vm = newKvmVm(stack, "vm", newKvmHost(stack), {
+      gpus: ["0000:0b:00.0"],
+      libvirt: { baseImage: "/img/win11.qcow2", usbDevices: [{ vendorId: "046d", productId: "c52b" }] },
+    });
+    const on = { state: "on" };
+    const overrides: Record<string, unknown> = {
+      title: "Gaming",
+      current_memory: 16384,
+      current_memory_unit: "MiB",
+      vcpu_placement: "static",
+      vcpu_cpuset: "8-15",
+      on_poweroff: "destroy",
+      on_reboot: "restart",
+      on_crash: "destroy",
+      "features.hyper_v": {
+        mode: "custom",
+        relaxed: on,
+        vapic: on,
+        spinlocks: { state: "on", retries: 8191 },
+        vp_index: on,
+        runtime: on,
+        synic: on,
+        stimer: { state: "on", direct: on },
+        reset: on,
+        vendor_id: { state: "on", value: "0123456789ab" },
+        frequencies: on,
+        re_enlightenment: on,
+        // tlbflush's direct/extended, emsr_bitmap and xmm_input are newer than libvirt 9.0's schema, which checks this.
+        tlb_flush: on,
+        ipi: on,
+        evmcs: { state: "off" },
+        avic: on,
+      },
+      "features.kvm": {
+        hidden: on,
+        hint_dedicated: on,
+        poll_control: on,
+        pvipi: on,
+        dirty_ring: { state: "on", size: 4096 },
+      },
+      "devices.hostdevs.0.boot": { order: 1 },
+      "devices.hostdevs.0.alias": { name: "ua-gpu" },
+      "devices.hostdevs.2.alias": { name: "ua-keyboard" },
+    };
+    for (const [path, value] of Object.entries(overrides)) vm.resource.addOverride(path, value);
+    expect(vm.validate()).toEqual([]);
+    const schema = JSON.parse(readFileSync(join(__dirname, "..", "providers", "libvirt", "schema.json"), "utf8"))
+      .provider_schemas["registry.terraform.io/dmacvicar/libvirt"].resource_schemas.libvirt_domain.block;
+    const notInSchema = leafPaths(renderedDomain(vm))
+      .filter((p) => !["//", "depends_on", "provider"].includes(p.split(/[.[]/)[0]))
+      .filter((p) => !schemaHas(schema, p.replace(/\[\d+\]/g, "").split(".")));
+    expect(notInSchema).toEqual([]);
+    const xml = xmlOf(vm);
+    for (const tag of [
+      "<vpindex",
+      "<tlbflush",
+      "<reenlightenment",
+      "<hint-dedicated",
+      "<pv-ipi",
+      '<alias name="ua-gpu"/>',
+    ])
+      expect(xml).toContain(tag);
+    const result = validate("all-known", xml);
+    if (!result.ok) throw new Error(`libvirt rejects the XML:\n${result.output}\n${xml}`);
+  });
+
+  test("an override the XML cannot show, also nested, is listed in the XML and fails validation with its path and value", () => {
+    const stack = newKvmStack();
+    const vm = newKvmVm(stack, "vm", newKvmHost(stack), { gpus: ["0000:0b:00.0"] });
+    vm.resource.addOverride("os.firmware", "efi");
+    vm.resource.addOverride("devices.hostdevs.0.subsys_pci.source.write_filtering", "no");
+    const xml = xmlOf(vm);
+    expect(xml).toContain('os.firmware = "efi"');
+    expect(xml).toContain('devices.hostdevs[0].subsys_pci.source.write_filtering = "no"');
+    const problems = vm
+      .validate()
+      .map((p) => `${p.message} Fix: ${p.fix}`)
+      .sort();
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(
+      /^libvirt_domain attribute devices\.hostdevs\[0\]\.subsys_pci\.source\.write_filtering = "no" /,
+    );
+    expect(problems[1]).toMatch(/^libvirt_domain attribute os\.firmware = "efi" .*domains\/vm\.xml.* Fix: remove it/);
   });
 
   test("the example fleet's domains are written beside their stacks and all validate", () => {
@@ -146,3 +240,25 @@ describe("domain XML, validated by libvirt's schema", () => {
     }
   });
 });
+
+/** Paths of every set value: `devices.hostdevs[0].managed`. */
+function leafPaths(value: unknown, path = ""): string[] {
+  if (value === null || value === undefined) return [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => leafPaths(v, `${path}[${i}]`));
+  if (typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>);
+    return entries.length ? entries.flatMap(([k, v]) => leafPaths(v, path ? `${path}.${k}` : k)) : [path];
+  }
+  return [path];
+}
+
+/** Whether a libvirt_domain attribute path (no list indices) is in the provider schema's block. */
+function schemaHas(block: { attributes: Record<string, any> }, path: string[]): boolean {
+  let attrs: Record<string, any> | undefined = block.attributes;
+  for (const name of path) {
+    const a: any = attrs?.[name];
+    if (!a) return false;
+    attrs = a.nested_type?.attributes;
+  }
+  return true;
+}

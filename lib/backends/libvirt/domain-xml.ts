@@ -2,9 +2,13 @@
  * The libvirt domain XML a `libvirt_domain` stands for. The 0.9 provider's schema mirrors the XML (nested attributes
  * named after elements and attributes), so this reads the resource as it will be written, after escape-hatch
  * overrides, and prints the XML a reviewer knows from `virsh dumpxml`. Tests validate it with libvirt's own schema
- * (`virt-xml-validate`). Attributes this renderer does not know are listed in a comment, never dropped silently.
+ * (`virt-xml-validate`) and compare it with what libvirtd stores (`virsh define`/`dumpxml`).
+ *
+ * The renderer knows the attributes this library sets and common ones around them, not all of the provider's
+ * (whose names map to XML through libvirtxml's Go types and hand-written marshalling, not through a rule). Every
+ * attribute it reads is recorded; any other one set on the resource is listed in a comment at the top, and
+ * {@link unrenderedAttributes} makes it a validation problem, so nothing reaches libvirt unseen.
  */
-
 type Attrs = Record<string, unknown>;
 interface Element {
   readonly name: string;
@@ -29,7 +33,9 @@ function serialize(e: Element, indent = ""): string {
   if (!e.children.length) return `${indent}<${e.name}${attrs}/>`;
   if (e.children.every((c) => typeof c === "string"))
     return `${indent}<${e.name}${attrs}>${e.children.map((c) => escape(c as string)).join("")}</${e.name}>`;
-  const inner = e.children.map((c) => (typeof c === "string" ? `${indent}  <!--${c}-->` : serialize(c, `${indent}  `)));
+  // A comment cannot hold "--" (XML 1.0).
+  const comment = (c: string) => `${indent}  <!--${c.replace(/-(?=-)/g, "- ")}-->`;
+  const inner = e.children.map((c) => (typeof c === "string" ? comment(c) : serialize(c, `${indent}  `)));
   return `${indent}<${e.name}${attrs}>\n${inner.join("\n")}\n${indent}</${e.name}>`;
 }
 
@@ -42,31 +48,94 @@ const hex = (v: unknown, width: number): string | undefined =>
 const yesNo = (v: unknown): string | undefined => (typeof v === "boolean" ? (v ? "yes" : "no") : str(v));
 const state = (v: unknown): Element["attrs"] => ({ state: str(obj(v)?.state) });
 
-/** Top-level attributes rendered below (or not XML: running, depends_on...); anything else is listed in a comment. */
-const RENDERED = new Set([
-  "name",
-  "type",
-  "description",
-  "memory",
-  "memory_unit",
-  "vcpu",
-  "running",
-  "autostart",
-  "os",
-  "cpu",
-  "cpu_tune",
-  "memory_backing",
-  "features",
-  "devices",
-  "qemu_commandline",
+/** Arguments that configure Terraform or the provider's actions, not the domain: no XML, nothing to check. */
+const NOT_XML = new Set([
+  "//", // cdktf's metadata (construct path)
   "depends_on",
   "provider",
   "lifecycle",
-  "destroy",
+  "count",
+  "for_each",
+  "provisioner",
+  "connection",
+  "running",
+  "autostart",
+  "create",
   "update",
+  "destroy",
 ]);
 
+/** An attribute set on the resource that the XML does not show. */
+export interface UnrenderedAttribute {
+  /** `devices.hostdevs[0].boot.order` */
+  readonly path: string;
+  /** The value as JSON, cut to 80 characters. */
+  readonly value: string;
+}
+
+/**
+ * Wraps the resource so that every attribute the renderer reads is recorded by path (`os.loader`,
+ * `devices.hostdevs[0].managed`); only attributes that are present count.
+ */
+function tracked<T>(value: T, path: string, read: Set<string>): T {
+  if (value === null || typeof value !== "object") return value;
+  return new Proxy(value as unknown as object, {
+    get(target, key, receiver) {
+      const child = Reflect.get(target, key, receiver) as unknown;
+      if (typeof key !== "string" || !Object.prototype.hasOwnProperty.call(target, key)) return child;
+      if (Array.isArray(target) && !/^\d+$/.test(key)) return child;
+      const at = Array.isArray(target) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+      read.add(at);
+      return tracked(child, at, read);
+    },
+  }) as T;
+}
+
+/** Every set value (scalars, and empty objects and lists, which are presence flags) with its path. */
+function leaves(value: unknown, path: string, out: [string, unknown][]): [string, unknown][] {
+  if (value === undefined || value === null) return out;
+  if (Array.isArray(value)) {
+    if (!value.length) out.push([path, value]);
+    value.forEach((v, i) => leaves(v, `${path}[${i}]`, out));
+  } else if (typeof value === "object") {
+    const keys = Object.keys(value).filter((k) => (value as Attrs)[k] !== undefined && (value as Attrs)[k] !== null);
+    if (!keys.length) out.push([path, value]);
+    for (const k of keys) if (path || !NOT_XML.has(k)) leaves((value as Attrs)[k], path ? `${path}.${k}` : k, out);
+  } else {
+    out.push([path, value]);
+  }
+  return out;
+}
+
+function jsonValue(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** The XML and the attributes it could not show. */
+export function renderDomainXml(resource: Attrs): { xml: string; unrendered: UnrenderedAttribute[] } {
+  const read = new Set<string>();
+  const root = domainElement(tracked(resource, "", read));
+  const unrendered = leaves(resource, "", [])
+    .filter(([path]) => !read.has(path))
+    .map(([path, value]) => ({ path, value: jsonValue(value) }));
+  const note =
+    unrendered.length > 0 &&
+    ` not shown here, and refused by validation (set on the resource): ${unrendered.map((u) => `${u.path} = ${u.value}`).join(", ")} `;
+  const xml = serialize(note ? { ...root, children: [note, ...root.children] } : root);
+  return { xml: `${xml}\n`, unrendered };
+}
+
+/** Attributes of the resource the domain XML does not show (escape-hatch overrides, setters). */
+export function unrenderedAttributes(resource: Attrs): UnrenderedAttribute[] {
+  return renderDomainXml(resource).unrendered;
+}
+
 export function domainXml(resource: Attrs): string {
+  return renderDomainXml(resource).xml;
+}
+
+function domainElement(resource: Attrs): Element {
   const os = obj(resource.os) ?? {};
   const cpu = obj(resource.cpu);
   const features = obj(resource.features);
@@ -74,20 +143,20 @@ export function domainXml(resource: Attrs): string {
   const backing = obj(resource.memory_backing);
   const tune = obj(resource.cpu_tune);
   const qemu = obj(resource.qemu_commandline);
-  // "//" is cdktf's metadata (construct path), not an attribute.
-  const unknown = Object.keys(resource).filter((k) => k !== "//" && !RENDERED.has(k) && resource[k] !== undefined);
   const nvram = obj(os.nv_ram);
   const hyperv = obj(features?.hyper_v);
   const kvm = obj(features?.kvm);
   const topology = obj(cpu?.topology);
 
-  const root = el(
+  return el(
     "domain",
     { type: str(resource.type), "xmlns:qemu": qemu ? "http://libvirt.org/schemas/domain/qemu/1.0" : undefined },
-    unknown.length > 0 && ` not shown here (set on the resource): ${unknown.join(", ")} `,
     el("name", {}, str(resource.name) ?? ""),
+    resource.title !== undefined && el("title", {}, str(resource.title) ?? ""),
     resource.description !== undefined && el("description", {}, str(resource.description) ?? ""),
     el("memory", { unit: str(resource.memory_unit) }, str(resource.memory) ?? ""),
+    resource.current_memory !== undefined &&
+      el("currentMemory", { unit: str(resource.current_memory_unit) }, str(resource.current_memory) ?? ""),
     backing &&
       el(
         "memoryBacking",
@@ -102,7 +171,11 @@ export function domainXml(resource: Attrs): string {
           ),
         backing.memory_locked === true && el("locked"),
       ),
-    el("vcpu", { placement: "static" }, str(resource.vcpu) ?? ""),
+    el(
+      "vcpu",
+      { placement: str(resource.vcpu_placement) ?? "static", cpuset: str(resource.vcpu_cpuset) },
+      str(resource.vcpu) ?? "",
+    ),
     tune &&
       el(
         "cputune",
@@ -133,14 +206,28 @@ export function domainXml(resource: Attrs): string {
           el(
             "hyperv",
             { mode: str(hyperv.mode) },
-            obj(hyperv.relaxed) && el("relaxed", state(hyperv.relaxed)),
-            obj(hyperv.vapic) && el("vapic", state(hyperv.vapic)),
-            obj(hyperv.spinlocks) &&
-              el("spinlocks", { ...state(hyperv.spinlocks), retries: str(obj(hyperv.spinlocks)?.retries) }),
-            obj(hyperv.vendor_id) &&
-              el("vendor_id", { ...state(hyperv.vendor_id), value: str(obj(hyperv.vendor_id)?.value) }),
+            ...HYPERV.map(([attr, tag]) => {
+              const e = obj(hyperv[attr]);
+              return (
+                e &&
+                el(
+                  tag,
+                  { ...state(e), retries: str(e.retries), value: str(e.value) },
+                  obj(e.direct) && el("direct", state(e.direct)),
+                  obj(e.extended) && el("extended", state(e.extended)),
+                )
+              );
+            }),
           ),
-        kvm && el("kvm", {}, obj(kvm.hidden) && el("hidden", state(kvm.hidden))),
+        kvm &&
+          el(
+            "kvm",
+            {},
+            ...KVM.map(([attr, tag]) => {
+              const e = obj(kvm[attr]);
+              return e && el(tag, { ...state(e), size: str(e.size) });
+            }),
+          ),
         obj(features.smm) && el("smm", state(features.smm)),
         obj(features.ioapic) && el("ioapic", { driver: str(obj(features.ioapic)?.driver) }),
       ),
@@ -173,6 +260,9 @@ export function domainXml(resource: Attrs): string {
       ),
       ...list(devices.hostdevs).map(hostdevXml),
     ),
+    ...(["on_poweroff", "on_reboot", "on_crash"] as const).map(
+      (k) => resource[k] !== undefined && el(k, {}, str(resource[k]) ?? ""),
+    ),
     qemu &&
       el(
         "qemu:commandline",
@@ -181,8 +271,37 @@ export function domainXml(resource: Attrs): string {
         ...list(qemu.envs).map((e) => el("qemu:env", { name: str(e.name), value: str(e.value) })),
       ),
   );
-  return `${serialize(root)}\n`;
 }
+
+/** Hyper-V enlightenments: attribute → element, in libvirt's documented order. */
+const HYPERV: readonly (readonly [string, string])[] = [
+  ["relaxed", "relaxed"],
+  ["vapic", "vapic"],
+  ["spinlocks", "spinlocks"],
+  ["vp_index", "vpindex"],
+  ["runtime", "runtime"],
+  ["synic", "synic"],
+  ["stimer", "stimer"],
+  ["reset", "reset"],
+  ["vendor_id", "vendor_id"],
+  ["frequencies", "frequencies"],
+  ["re_enlightenment", "reenlightenment"],
+  ["tlb_flush", "tlbflush"],
+  ["ipi", "ipi"],
+  ["evmcs", "evmcs"],
+  ["avic", "avic"],
+  ["emsr_bitmap", "emsr_bitmap"],
+  ["xmm_input", "xmm_input"],
+];
+
+/** KVM features: attribute → element. */
+const KVM: readonly (readonly [string, string])[] = [
+  ["hidden", "hidden"],
+  ["hint_dedicated", "hint-dedicated"],
+  ["poll_control", "poll-control"],
+  ["pvipi", "pv-ipi"],
+  ["dirty_ring", "dirty-ring"],
+];
 
 function diskXml(d: Attrs): Element {
   const source = obj(d.source) ?? {};
@@ -204,8 +323,14 @@ function diskXml(d: Attrs): Element {
 function hostdevXml(h: Attrs): Element {
   const pci = obj(h.subsys_pci);
   const usb = obj(h.subsys_usb);
-  const rom = obj(h.rom);
   const managed = yesNo(h.managed);
+  const boot = obj(h.boot);
+  const alias = obj(h.alias);
+  // Settings every kind of hostdev takes.
+  const common = [
+    boot && el("boot", { order: str(boot.order), loadparm: str(boot.load_parm) }),
+    alias && el("alias", { name: str(alias.name) }),
+  ];
   if (usb) {
     const source = obj(usb.source) ?? {};
     return el(
@@ -217,8 +342,10 @@ function hostdevXml(h: Attrs): Element {
         obj(source.vendor) && el("vendor", { id: str(obj(source.vendor)?.id) }),
         obj(source.product) && el("product", { id: str(obj(source.product)?.id) }),
       ),
+      ...common,
     );
   }
+  const rom = obj(h.rom);
   const address = obj(obj(pci?.source)?.address) ?? {};
   return el(
     "hostdev",
@@ -234,6 +361,7 @@ function hostdevXml(h: Attrs): Element {
         function: hex(address.function, 1),
       }),
     ),
+    ...common,
     rom && el("rom", { bar: str(rom.bar), file: str(rom.file), enabled: str(rom.enabled) }),
   );
 }

@@ -16,7 +16,7 @@ import { HostDistro, OvmfPaths, ovmfPaths } from "./distro";
 import { domainXml } from "./domain-xml";
 import { CpuVendor, HostPrepPlan, hostPrepPlan, hostPrepScript, hostPrepSteps } from "./host-prep";
 import { renderDomain } from "./render-domain";
-import { libvirtHostProblems, libvirtVmProblems } from "./vm-rules";
+import { libvirtHostProblems, libvirtVmProblems, unrenderedDomainProblems } from "./vm-rules";
 
 export interface LibvirtBackendProps {
   /**
@@ -171,6 +171,9 @@ export class LibvirtHostBinding implements HostBinding {
           terraformValue(synthesized.resource?.[domain.terraformResourceType]?.[domain.friendlyUniqueId] ?? {}),
         ),
     });
-    return { resource: domain, validate: () => libvirtVmProblems(vm, this.iommuGroups) };
+    return {
+      resource: domain,
+      validate: () => [...libvirtVmProblems(vm, this.iommuGroups), ...unrenderedDomainProblems(vm, domain)],
+    };
   }
 }

@@ -2,11 +2,14 @@
  * libvirt/KVM rules for a passthrough VM and its host, checked before deploy: IOMMU isolation of every passed GPU,
  * absolute paths where libvirt needs them, and values QEMU or the provider would refuse later, at apply time.
  */
+import type { TerraformResource } from "cdktf";
 import type { PassthroughHost } from "../../host";
 import { IommuGroup, checkIsolation } from "../../pci/iommu";
 import { Problem } from "../../problems";
 import type { GpuPassthroughVm } from "../../vm";
+import { terraformValue } from "../../terraform-literal";
 import { OvmfPaths } from "./distro";
+import { unrenderedAttributes } from "./domain-xml";
 import { LibvirtVmOptions } from "./vm-options";
 
 /** QEMU takes at most 12 characters (the CPUID leaf holds three 4-byte registers). */
@@ -164,4 +167,24 @@ function optionProblems(vm: GpuPassthroughVm, opts: LibvirtVmOptions): Problem[]
     );
   }
   return problems;
+}
+
+/**
+ * Attributes of the domain resource (escape-hatch overrides, setters) that its domain XML cannot show: refused, so
+ * that everything libvirt gets is in the XML reviewers read and libvirt's schema checks. Read from the resource as
+ * cdktf will write it, overrides merged.
+ */
+export function unrenderedDomainProblems(vm: GpuPassthroughVm, domain: TerraformResource): Problem[] {
+  const written = domain.toTerraform() as { resource?: Record<string, Record<string, Record<string, unknown>>> };
+  const body = written.resource?.[domain.terraformResourceType]?.[domain.friendlyUniqueId] ?? {};
+  // Escaped literals ($${) only matter in the message: unescaping the whole body would cost a pass per domain.
+  return unrenderedAttributes(body).map(({ path, value }) => ({
+    subject: vm.subject,
+    message:
+      `libvirt_domain attribute ${terraformValue(path)} = ${terraformValue(value)} is not shown in domains/${vm.vmName}.xml: libvirt would get it, ` +
+      "but neither the domain XML reviewers read nor its validation against libvirt's schema would",
+    fix:
+      "remove it (an escape-hatch override or setter); to use it, its XML form must first be added to the renderer in " +
+      "lib/backends/libvirt/domain-xml.ts",
+  }));
 }
