@@ -4,6 +4,8 @@
  */
 import { Testing } from "cdktf";
 import { re2Problem } from "../lib/backends/vsphere/re2";
+import { buildManifest } from "../lib/report/manifest";
+import { vmSettings } from "../lib/report/vm-settings";
 import { A100, newHost, newStack, newVm, problemsOf, renderedVm } from "./helpers";
 
 function synthOf(scope: Parameters<typeof Testing.synth>[0]): Record<string, any> {
@@ -117,4 +119,39 @@ test("a Windows clone's time zone is written out: the provider sets 85 (GMT) whe
     ).clone.customize.windows_options.time_zone;
   expect(tz()).toBe(85);
   expect(tz(110)).toBe(110);
+});
+
+describe("a Windows 11 template's vTPM and secure boot survive the clone", () => {
+  // The provider removes a cloned vTPM the configuration does not declare (virtual_machine_device_subresource.go
+  // 1170-1182) and sends efi_secure_boot_enabled = false when it is unset.
+  const win11 = (props: Parameters<typeof newVm>[3] = {}, vsphere: object = {}) => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "3b:00.0", model: A100 }]);
+    const vm = newVm(stack, "w", host, { gpuCount: 1, ...props, vsphere: { template: "win11", ...vsphere } });
+    return { vm, r: renderedVm(vm), manifest: buildManifest(stack) };
+  };
+
+  test("by default the VM has a vTPM exactly when the template has one, and the template's secure boot", () => {
+    const { r, manifest } = win11();
+    const template = /^\$\{data\.vsphere_virtual_machine\.vsphere-dc1_template-win11_\w+/;
+    expect(r.dynamic.vtpm.for_each).toMatch(template);
+    expect(r.dynamic.vtpm.for_each).toMatch(/\.vtpm \? \["2\.0"\] : \[\]\}$/);
+    expect(r.dynamic.vtpm.content).toEqual({ version: "2.0" });
+    expect(r.vtpm).toBeUndefined();
+    expect(r.efi_secure_boot_enabled).toMatch(template);
+    expect(r.efi_secure_boot_enabled).toMatch(/\.efi_secure_boot_enabled\}$/);
+    const settings = vmSettings(manifest.vms[0]);
+    expect(settings.find((s) => s.setting === "vtpm")).toMatchObject({ value: "as the template" });
+    expect(settings.find((s) => s.setting === "secure-boot")).toMatchObject({ value: "as the template" });
+  });
+
+  test("vtpm and secureBoot set for the VM win over the template", () => {
+    const on = win11({ secureBoot: true }, { vtpm: true }).r;
+    expect(on).toMatchObject({ vtpm: { version: "2.0" }, efi_secure_boot_enabled: true });
+    expect(on.dynamic).toBeUndefined();
+    const off = win11({ secureBoot: false }, { vtpm: false }).r;
+    expect(off.efi_secure_boot_enabled).toBe(false);
+    expect(off.vtpm).toBeUndefined();
+    expect(off.dynamic).toBeUndefined();
+  });
 });

@@ -1,6 +1,7 @@
 import { TerraformResource, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { GpuLedger } from "./allocation";
+import type { VmBackendSetting, VmStep } from "./backends/backend";
 import type { LibvirtVmOptions } from "./backends/libvirt/vm-options";
 import type { VsphereVmOptions } from "./backends/vsphere/vm-options";
 import { HostGpu, PassthroughHost } from "./host";
@@ -44,7 +45,7 @@ export interface GpuPassthroughVmProps {
   readonly firmware?: Firmware;
   /**
    * UEFI secure boot (EFI only).
-   * @default false
+   * @default false; on vSphere, the template's (a clone without the setting would have it turned off)
    */
   readonly secureBoot?: boolean;
   /**
@@ -94,6 +95,10 @@ export class GpuPassthroughVm extends Construct {
   public readonly props: GpuPassthroughVmProps;
   /** The provider's VM resource (`vsphere_virtual_machine` on vSphere, `libvirt_domain` on KVM). Escape hatch: `addOverride`. */
   public readonly resource: TerraformResource;
+  /** Settings only the hypervisor derives (vSphere: vTPM, secure boot from the template), for reports. */
+  public readonly backendSettings: readonly VmBackendSetting[];
+  /** Steps outside Terraform this VM needs (in its template, or after the apply), for reports. */
+  public readonly steps: readonly VmStep[];
 
   private readonly problems: Problem[] = [];
   private readonly renderingProblems: () => Problem[];
@@ -134,6 +139,8 @@ export class GpuPassthroughVm extends Construct {
     // Every backend's resources are built without cdktf's creation stack traces (see withoutCreationStacks).
     const rendering = withoutCreationStacks(() => props.host.binding.renderVm(this));
     this.resource = rendering.resource;
+    this.backendSettings = rendering.settings ?? [];
+    this.steps = rendering.steps ?? [];
     this.renderingProblems = () => rendering.validate();
     this.node.addValidation({ validate: () => this.validate().map(formatProblem) });
     markSelfDescribing(this);

@@ -28,6 +28,23 @@ export interface HostStep {
   readonly command?: string;
 }
 
+/** A step outside Terraform that one VM needs, shown with the VM in the report. */
+export interface VmStep {
+  /** Before the apply that creates the VM (e.g. in its template), or after it. */
+  readonly when: "before-apply" | "after-apply";
+  /** What to do and why, for people. */
+  readonly description: string;
+  /** The exact command, when there is one. */
+  readonly command?: string;
+}
+
+/** A setting only this hypervisor derives for a VM, with why, for the report. */
+export interface VmBackendSetting {
+  readonly setting: string;
+  readonly value: string;
+  readonly why: string;
+}
+
 export interface HypervisorBackend {
   /** Short name used in reports and error messages: `vsphere`. */
   readonly kind: string;
@@ -63,4 +80,8 @@ export interface VmRendering {
    * Called at synth, after every construct exists.
    */
   validate(): Problem[];
+  /** Settings only this hypervisor derives, beyond the common ones, for the report. @default none */
+  readonly settings?: readonly VmBackendSetting[];
+  /** Steps outside Terraform this VM needs. @default none */
+  readonly steps?: readonly VmStep[];
 }

@@ -251,6 +251,8 @@ const vsphereVm = z.strictObject({
   folder: name.optional(),
   diskGib: z.number().int().positive().max(63488, "a virtual disk has at most 62 TB (63488 GiB)").optional(),
   linkedClone: z.boolean().optional(),
+  /** A virtual TPM 2.0. @default the template's (the provider drops a cloned vTPM the configuration lacks) */
+  vtpm: z.boolean().optional(),
   customize: z
     .strictObject({
       linux: z.strictObject({ hostName: checked(hostNameProblem), domain: checked(hostNameProblem) }).optional(),

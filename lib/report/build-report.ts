@@ -136,7 +136,7 @@ function hostReport(
 }
 
 function vmReport({ stack, dir, item: vm }: Placed<ManifestVm>): VmReport {
-  const { constraints: _grouped, ...described } = vm;
+  const { constraints: _grouped, backendSettings: _inSettings, ...described } = vm;
   return {
     stack,
     ...described,

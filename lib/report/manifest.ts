@@ -6,7 +6,7 @@
  */
 import { TerraformResource, TerraformStack } from "cdktf";
 import { IConstruct } from "constructs";
-import { HostStep } from "../backends/backend";
+import { HostStep, VmBackendSetting, VmStep } from "../backends/backend";
 import { PassthroughHost } from "../host";
 import { mappedMib } from "../gpu/model";
 import { MmioRequirement } from "../mmio";
@@ -67,6 +67,10 @@ export interface ManifestVm {
   readonly pciFunctions: readonly string[];
   /** What follows for this VM on its hypervisor. */
   readonly constraints: readonly string[];
+  /** Settings only its hypervisor derives. Absent in manifests written before it existed. */
+  readonly backendSettings?: readonly VmBackendSetting[];
+  /** Steps outside Terraform this VM needs. Absent in manifests written before it existed. */
+  readonly steps?: readonly VmStep[];
   /** Files beside the manifest for this VM (libvirt: domains/<vm>.xml). */
   readonly files: readonly string[];
 }
@@ -150,6 +154,8 @@ export function buildManifest(stack: TerraformStack): PassthroughManifest {
       gpus: vm.gpus.map((g) => ({ gpu: g.label, model: g.model.name, functions: g.functions.map(String) })),
       pciFunctions: vm.pciFunctions.map(String),
       constraints: vm.host.backend.constraints,
+      backendSettings: vm.backendSettings,
+      steps: vm.steps,
       files: filesUnder(vm),
     })),
   };

@@ -206,6 +206,10 @@ function vmSection(report: PassthroughReport): string[] {
       `### VM ${code(v.name)} (stack ${code(v.stack)}, host ${code(v.host)})`,
       "",
       ...v.settings.flatMap((s) => bullet(`**${s.setting}**: ${s.value}: ${s.why}`, 0)),
+      ...(v.steps ?? []).flatMap((s) => [
+        ...bullet(`**step ${s.when === "before-apply" ? "before" : "after"} apply**: ${s.description}`, 0),
+        ...(s.command ? ["  ```", `  ${s.command}`, "  ```"] : []),
+      ]),
       ...(v.files.length ? bullet(`files: ${v.files.map(link).join(", ")}`, 0) : []),
       "",
     ]),

@@ -96,15 +96,16 @@ export interface KvmHostPrep {
 
 /** One derived setting of a VM, with what it was derived from. */
 export interface VmSetting {
-  readonly setting: "firmware" | "mmio" | "memory" | "hide-hypervisor" | "devices";
+  /** firmware, mmio, memory, hide-hypervisor, devices, then the hypervisor's own (vSphere: vtpm, secure-boot, ...). */
+  readonly setting: string;
   readonly value: string;
   readonly why: string;
 }
 
 /** A VM as the manifest describes it (its constraints are grouped in {@link ConstraintGroup}), with its settings. */
-export interface VmReport extends Omit<ManifestVm, "constraints"> {
+export interface VmReport extends Omit<ManifestVm, "constraints" | "backendSettings"> {
   readonly stack: string;
-  /** The settings passthrough derives, each with why. */
+  /** The settings passthrough derives, each with why (the hypervisor's own last). */
   readonly settings: readonly VmSetting[];
 }
 

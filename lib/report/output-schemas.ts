@@ -87,6 +87,16 @@ export const passthroughManifestSchema = z.looseObject({
       gpus: z.array(z.looseObject({ gpu: z.string(), model: z.string(), functions: strings })),
       pciFunctions: strings,
       constraints: strings,
+      backendSettings: z.array(z.looseObject({ setting: z.string(), value: z.string(), why: z.string() })).optional(),
+      steps: z
+        .array(
+          z.looseObject({
+            when: z.enum(["before-apply", "after-apply"]),
+            description: z.string(),
+            command: z.string().optional(),
+          }),
+        )
+        .optional(),
       files: stackFiles,
     }),
   ),

@@ -9,7 +9,7 @@ import type { VmSetting } from "./model";
 import { byText } from "./order";
 
 export function vmSettings(vm: ManifestVm): VmSetting[] {
-  return [firmware(vm), mmio(vm), memory(vm), hideHypervisor(vm), devices(vm)];
+  return [firmware(vm), mmio(vm), memory(vm), hideHypervisor(vm), devices(vm), ...(vm.backendSettings ?? [])];
 }
 
 function largest(vm: ManifestVm): { gpu: string; model: string; mappedMib: number } | undefined {

@@ -85,7 +85,10 @@ export class VsphereInventory extends Construct {
     return this.memo(`network:${name}`, () => this.network(name).id);
   }
 
-  /** What a clone takes from its template: its id, guest OS, SCSI type, first adapter type and first disk. */
+  /**
+   * What a clone takes from its template: its id, guest OS, SCSI type, first adapter type, first disk, and the
+   * vTPM and secure boot the provider would otherwise drop.
+   */
   public templateRefs(name: string): TemplateRefs {
     return this.memo(`template:${name}`, () => {
       const template = this.template(name);
@@ -97,6 +100,8 @@ export class VsphereInventory extends Construct {
         adapterType: Fn.element(template.networkInterfaceTypes, 0),
         diskSizeGib: disk.size,
         diskThinProvisioned: disk.thinProvisioned,
+        vtpm: template.vtpm,
+        efiSecureBootEnabled: template.efiSecureBootEnabled,
       };
     });
   }
@@ -128,6 +133,9 @@ export interface TemplateRefs {
   readonly adapterType: string;
   readonly diskSizeGib: number;
   readonly diskThinProvisioned: IResolvable;
+  /** Whether the template has a vTPM (a boolean). */
+  readonly vtpm: IResolvable;
+  readonly efiSecureBootEnabled: boolean | IResolvable;
 }
 
 /** Construct ids may not contain "/"; inventory names (folders, port groups) may. */

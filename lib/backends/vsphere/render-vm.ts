@@ -7,7 +7,8 @@ import {
   VirtualMachineClone,
   VirtualMachineCloneCustomize,
 } from "@cdktf/provider-vsphere/lib/virtual-machine";
-import { DataResource, ITerraformDependable } from "cdktf";
+import { DataResource, Fn, IResolvable, ITerraformDependable, Token } from "cdktf";
+import type { VmBackendSetting } from "../backend";
 import { MmioRequirement } from "../../mmio";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
@@ -54,7 +55,7 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
   const efi = vm.firmware === "efi";
   const placementData = renderPlacement(vm, placement.where);
 
-  return new VirtualMachine(
+  const resource = new VirtualMachine(
     vm,
     "vm",
     terraformLiteral({
@@ -74,7 +75,9 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
       memoryHotAddEnabled: opts.memoryHotAdd ?? false,
       nestedHvEnabled: opts.nestedVirtualization ?? false,
       firmware: vm.firmware,
-      efiSecureBootEnabled: efi ? vm.secureBoot : undefined,
+      // Unset, the provider sends false and turns the template's secure boot off (expandVirtualMachineBootOptions).
+      efiSecureBootEnabled: efi ? (vm.props.secureBoot ?? template.efiSecureBootEnabled) : undefined,
+      vtpm: opts.vtpm ? { version: "2.0" } : undefined,
       guestId: template.guestId,
       scsiType: template.scsiType,
       networkInterface: [
@@ -98,6 +101,46 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
       lifecycle: { replaceTriggeredBy: [`${placementData.terraformResourceType}.${placementData.friendlyUniqueId}`] },
     }),
   );
+  if (opts.vtpm === undefined) keepTemplateVtpm(resource, template.vtpm);
+  return resource;
+}
+
+/**
+ * A vtpm block exactly when the template has a vTPM. After a clone the provider removes a vTPM the configuration
+ * does not declare (VtpmApplyOperation, virtual_machine_device_subresource.go:1170-1182), so a Windows 11
+ * template's would be lost. A `dynamic` block through an override: the binding's vtpm setter drops an iterator.
+ */
+function keepTemplateVtpm(resource: VirtualMachine, templateHasVtpm: IResolvable): void {
+  resource.addOverride("dynamic.vtpm", {
+    for_each: Token.asString(Fn.conditional(templateHasVtpm, ["2.0"], [])),
+    content: { version: "2.0" },
+  });
+}
+
+/** What the report shows of the settings only vSphere derives. */
+export function vsphereVmSettings(vm: GpuPassthroughVm): VmBackendSetting[] {
+  const opts = vm.props.vsphere;
+  const settings: VmBackendSetting[] = [
+    {
+      setting: "vtpm",
+      value: opts?.vtpm === undefined ? "as the template" : opts.vtpm ? "TPM 2.0" : "none",
+      why:
+        opts?.vtpm === undefined
+          ? "a vtpm block when data.vsphere_virtual_machine says the template has one: the provider removes a cloned vTPM the configuration does not declare (Windows 11 needs it)"
+          : "set for this VM",
+    },
+  ];
+  if (vm.firmware === "efi") {
+    settings.push({
+      setting: "secure-boot",
+      value: vm.props.secureBoot === undefined ? "as the template" : vm.props.secureBoot ? "on" : "off",
+      why:
+        vm.props.secureBoot === undefined
+          ? "efi_secure_boot_enabled from the template: left unset, the provider sends false and turns it off on the clone"
+          : "set for this VM",
+    });
+  }
+  return settings;
 }
 
 /**

@@ -32,6 +32,13 @@ export interface VsphereVmOptions {
    * @default false
    */
   readonly linkedClone?: boolean;
+  /**
+   * A virtual TPM 2.0 (Windows 11 needs one). vSphere needs a key provider to add one; a template's vTPM is cloned
+   * with the VM. The provider removes a cloned vTPM the configuration does not declare, so by default the VM has one
+   * exactly when its template has one.
+   * @default the template's
+   */
+  readonly vtpm?: boolean;
   /** Guest customization of the clone (host name, network, first-logon commands). @default none */
   readonly customize?: VsphereCustomization;
   /** Settings for a VMware Horizon desktop (seed 001). Needs `customize.windows`. @default not a Horizon desktop */

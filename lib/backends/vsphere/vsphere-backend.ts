@@ -15,7 +15,7 @@ import { esxiHostSteps } from "./directpath";
 import { re2Problem } from "./re2";
 import { VSPHERE_LIMITS } from "./limits";
 import { VsphereInventory } from "./inventory";
-import { renderVirtualMachine } from "./render-vm";
+import { renderVirtualMachine, vsphereVmSettings } from "./render-vm";
 import { VsphereSnapshotRule } from "./snapshot-rule";
 import { vsphereVmProblems } from "./vm-rules";
 
@@ -166,6 +166,10 @@ export class VsphereHostBinding implements HostBinding {
       dependsOn: this.directPathRunner ? [this.directPathRunner] : [],
     });
     VsphereSnapshotRule.of(this.host).watch(vm);
-    return { resource, validate: () => vsphereVmProblems(vm, resource, names) };
+    return {
+      resource,
+      validate: () => vsphereVmProblems(vm, resource, names),
+      settings: vsphereVmSettings(vm),
+    };
   }
 }
