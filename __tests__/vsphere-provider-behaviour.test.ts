@@ -24,7 +24,7 @@ describe("moving a VM to another host replaces it", () => {
     expect(placements).toHaveLength(1);
     const [name, placement] = placements[0];
     expect(placement.input).toEqual({ datacenter: "dc1", host: "esx01" });
-    expect(renderedVm(vm).lifecycle).toEqual({ replace_triggered_by: [`terraform_data.${name}`] });
+    expect(renderedVm(vm).lifecycle.replace_triggered_by).toEqual([`terraform_data.${name}`]);
     expect(problemsOf(stack)).toEqual([]);
   });
 });
@@ -148,10 +148,83 @@ describe("a Windows 11 template's vTPM and secure boot survive the clone", () =>
   test("vtpm and secureBoot set for the VM win over the template", () => {
     const on = win11({ secureBoot: true }, { vtpm: true }).r;
     expect(on).toMatchObject({ vtpm: { version: "2.0" }, efi_secure_boot_enabled: true });
-    expect(on.dynamic).toBeUndefined();
+    expect(on.dynamic.vtpm).toBeUndefined();
     const off = win11({ secureBoot: false }, { vtpm: false }).r;
     expect(off.efi_secure_boot_enabled).toBe(false);
     expect(off.vtpm).toBeUndefined();
-    expect(off.dynamic).toBeUndefined();
+    expect(off.dynamic.vtpm).toBeUndefined();
+  });
+});
+
+describe("the clone declares its template's disks", () => {
+  // The provider refuses fewer disks than the template has (virtual_machine_disk_subresource.go:755-759), takes no
+  // scsi_type "unknown" (an NVMe template's), and wants a linked clone's disks exactly as the template's (:805-813).
+  const clone = (vsphere: object, name = "vm") => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "3b:00.0", model: A100 }]);
+    const vm = newVm(stack, name, host, { gpuCount: 1, vsphere: { template: "tpl", ...vsphere } });
+    const json = synthOf(stack);
+    return { vm, r: renderedVm(vm), templates: Object.values<Record<string, any>>(json.data.vsphere_virtual_machine) };
+  };
+  const conditions = (r: Record<string, any>) =>
+    (r.lifecycle.precondition as { condition: string; error_message: string }[]).map((p) => p.error_message);
+
+  test("one disk block per template disk, with its size, provisioning and unit; diskGib sizes the first", () => {
+    const { r, templates } = clone({ diskGib: 400 });
+    expect(r.disk).toBeUndefined();
+    expect(r.dynamic.disk).toEqual({
+      for_each: expect.stringMatching(/^\$\{data\.vsphere_virtual_machine\.vsphere-dc1_template-tpl_\w+\.disks\}$/),
+      content: {
+        label: "disk${disk.key}",
+        size: "${disk.key == 0 ? 400 : disk.value.size}",
+        thin_provisioned: "${disk.value.thin_provisioned}",
+        eagerly_scrub: "${disk.value.eagerly_scrub}",
+        unit_number: "${disk.value.unit_number > 7 ? disk.value.unit_number - 1 : disk.value.unit_number}",
+        controller_type: "scsi",
+      },
+    });
+    expect(templates).toEqual([
+      expect.objectContaining({ scsi_controller_scan_count: 1, nvme_controller_scan_count: 0 }),
+    ]);
+    expect(clone({}).r.dynamic.disk.content.size).toBe("${disk.value.size}");
+  });
+
+  test("an NVMe template: its disks on NVMe, no SCSI controller managed, no scsi_type", () => {
+    const { r, templates } = clone({ diskController: "nvme" });
+    expect(r).toMatchObject({ scsi_controller_count: 0, nvme_controller_count: 1 });
+    expect(r.scsi_type).toBeUndefined();
+    expect(r.dynamic.disk.content).toMatchObject({ controller_type: "nvme", unit_number: "${disk.value.unit_number}" });
+    expect(templates).toEqual([
+      expect.objectContaining({ scsi_controller_scan_count: 0, nvme_controller_scan_count: 1 }),
+    ]);
+  });
+
+  test("template mismatches fail at plan with a message that names the setting to change", () => {
+    const scsi = conditions(clone({ diskGib: 10 }).r);
+    expect(scsi).toEqual([
+      expect.stringMatching(
+        /^template "tpl" has no disk on its first SCSI controller\. Fix: set vsphere\.diskController/,
+      ),
+      expect.stringMatching(
+        /^template "tpl" has no SCSI controller the provider can manage .*"unknown".*diskController: nvme/,
+      ),
+      expect.stringMatching(/^vsphere\.diskGib 10 is smaller than the first disk of template "tpl"/),
+      expect.stringMatching(/^template "tpl" boots with BIOS firmware, and its clone gets EFI/),
+    ]);
+    const r = clone({}).r;
+    expect(r.lifecycle.precondition[0].condition).toMatch(
+      /^\$\{\(length\(data\.vsphere_virtual_machine\.\S+\.disks\) >= 1\)\}$/,
+    );
+    expect(r.lifecycle.precondition[1].condition).toMatch(
+      /^\$\{contains\(\["lsilogic", "lsilogic-sas", "pvscsi"\], \S+\.scsi_type\)\}$/,
+    );
+    expect(conditions(clone({ diskController: "nvme" }).r)).toHaveLength(2);
+  });
+
+  test("a linked clone cannot be resized: diskGib with linkedClone is refused", () => {
+    const { vm } = clone({ linkedClone: true, diskGib: 100 });
+    expect(problemsOf(vm)).toEqual([
+      "VM \"vm\": vsphere.diskGib 100 with linkedClone: a linked clone's disks are deltas on the template's snapshot, exactly its size (the provider refuses any other). Fix: leave diskGib out, or make a full clone (linkedClone: false) to grow the disk",
+    ]);
   });
 });

@@ -34,7 +34,7 @@ describe("GpuPassthroughVm on vSphere", () => {
     expect(r.resource_pool_id).toMatch(/^\$\{data\.vsphere_host\.[\w-]+\.resource_pool_id\}$/);
     expect(r.clone.template_uuid).toMatch(/^\$\{data\.vsphere_virtual_machine\.[\w-]+\.id\}$/);
     expect(r.guest_id).toMatch(/data\.vsphere_virtual_machine\.[\w-]+\.guest_id/);
-    expect(r.disk[0]).toMatchObject({ label: "disk0" });
+    expect(r.dynamic.disk.content).toMatchObject({ label: "disk${disk.key}" });
     expect(problemsOf(stack)).toEqual([]);
   });
 

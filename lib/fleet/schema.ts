@@ -251,6 +251,8 @@ const vsphereVm = z.strictObject({
   folder: name.optional(),
   diskGib: z.number().int().positive().max(63488, "a virtual disk has at most 62 TB (63488 GiB)").optional(),
   linkedClone: z.boolean().optional(),
+  /** The controller the template's disks are on. @default scsi */
+  diskController: z.enum(["scsi", "nvme", "sata"]).optional(),
   /** A virtual TPM 2.0. @default the template's (the provider drops a cloned vTPM the configuration lacks) */
   vtpm: z.boolean().optional(),
   customize: z

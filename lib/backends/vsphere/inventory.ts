@@ -61,11 +61,20 @@ export class VsphereInventory extends Construct {
     );
   }
 
-  public template(name: string): DataVsphereVirtualMachine {
+  /**
+   * The template, read with the disk controllers its clones manage: the data source lists the disks of the
+   * controllers it scans, and the clone must declare exactly those (DiskCloneValidateOperation).
+   */
+  public template(name: string, controller: DiskController = "scsi"): DataVsphereVirtualMachine {
     return this.lookup(
       "template",
-      name,
-      (id) => new DataVsphereVirtualMachine(this, id, terraformLiteral({ name, datacenterId: this.datacenter.id })),
+      controller === "scsi" ? name : `${name}-${controller}`,
+      (id) =>
+        new DataVsphereVirtualMachine(
+          this,
+          id,
+          terraformLiteral({ name, datacenterId: this.datacenter.id, ...SCAN_COUNTS[controller] }),
+        ),
     );
   }
 
@@ -86,20 +95,20 @@ export class VsphereInventory extends Construct {
   }
 
   /**
-   * What a clone takes from its template: its id, guest OS, SCSI type, first adapter type, first disk, and the
+   * What a clone takes from its template: its id, guest OS, SCSI type, first adapter type, disks, firmware, and the
    * vTPM and secure boot the provider would otherwise drop.
    */
-  public templateRefs(name: string): TemplateRefs {
-    return this.memo(`template:${name}`, () => {
-      const template = this.template(name);
-      const disk = template.disks.get(0);
+  public templateRefs(name: string, controller: DiskController = "scsi"): TemplateRefs {
+    return this.memo(`template:${controller}:${name}`, () => {
+      const template = this.template(name, controller);
       return {
         uuid: template.id,
         guestId: template.guestId,
         scsiType: template.scsiType,
         adapterType: Fn.element(template.networkInterfaceTypes, 0),
-        diskSizeGib: disk.size,
-        diskThinProvisioned: disk.thinProvisioned,
+        disks: template.interpolationForAttribute("disks"),
+        firstDiskSizeGib: template.disks.get(0).size,
+        firmware: template.firmware,
         vtpm: template.vtpm,
         efiSecureBootEnabled: template.efiSecureBootEnabled,
       };
@@ -126,13 +135,43 @@ export class VsphereInventory extends Construct {
   }
 }
 
+/** The controller a template's disks are on (the first of its kind, bus 0). */
+export type DiskController = "scsi" | "nvme" | "sata";
+
+/**
+ * Controllers the template lookup scans: the ones its clone manages (scsi/sata/nvme_controller_count), so that both
+ * list the same disks. IDE is not scanned: no GPU template boots from IDE.
+ */
+const SCAN_COUNTS: Readonly<Record<DiskController, Record<string, number>>> = {
+  scsi: {
+    scsiControllerScanCount: 1,
+    sataControllerScanCount: 0,
+    nvmeControllerScanCount: 0,
+    ideControllerScanCount: 0,
+  },
+  nvme: {
+    scsiControllerScanCount: 0,
+    sataControllerScanCount: 0,
+    nvmeControllerScanCount: 1,
+    ideControllerScanCount: 0,
+  },
+  sata: {
+    scsiControllerScanCount: 0,
+    sataControllerScanCount: 1,
+    nvmeControllerScanCount: 0,
+    ideControllerScanCount: 0,
+  },
+};
+
 export interface TemplateRefs {
   readonly uuid: string;
   readonly guestId: string;
   readonly scsiType: string;
   readonly adapterType: string;
-  readonly diskSizeGib: number;
-  readonly diskThinProvisioned: IResolvable;
+  /** The template's disks on the scanned controller, in unit order (a list of objects). */
+  readonly disks: IResolvable;
+  readonly firstDiskSizeGib: number;
+  readonly firmware: string;
   /** Whether the template has a vTPM (a boolean). */
   readonly vtpm: IResolvable;
   readonly efiSecureBootEnabled: boolean | IResolvable;

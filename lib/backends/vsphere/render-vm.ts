@@ -14,6 +14,7 @@ import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { toolsInstallCommand } from "./horizon";
 import { VsphereInventory } from "./inventory";
+import { CONTROLLER_COUNTS, renderTemplateDisks, templatePreconditions } from "./template-disks";
 import { VsphereCustomization, VsphereVmOptions } from "./vm-options";
 
 /** The `extra_config` keys of a 64-bit MMIO window (none when the GPUs do not need one). */
@@ -51,7 +52,8 @@ export interface VmPlacement {
 export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacement): VirtualMachine {
   const opts: VsphereVmOptions = vm.props.vsphere ?? { template: "" };
   const { inventory, host } = placement;
-  const template = inventory.templateRefs(opts.template);
+  const controller = opts.diskController ?? "scsi";
+  const template = inventory.templateRefs(opts.template, controller);
   const efi = vm.firmware === "efi";
   const placementData = renderPlacement(vm, placement.where);
 
@@ -79,18 +81,12 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
       efiSecureBootEnabled: efi ? (vm.props.secureBoot ?? template.efiSecureBootEnabled) : undefined,
       vtpm: opts.vtpm ? { version: "2.0" } : undefined,
       guestId: template.guestId,
-      scsiType: template.scsiType,
+      scsiType: controller === "scsi" ? template.scsiType : undefined,
+      ...CONTROLLER_COUNTS[controller],
       networkInterface: [
         {
           networkId: inventory.networkId(placement.network),
           adapterType: template.adapterType,
-        },
-      ],
-      disk: [
-        {
-          label: "disk0",
-          size: opts.diskGib ?? template.diskSizeGib,
-          thinProvisioned: template.diskThinProvisioned,
         },
       ],
       clone: renderClone(template.uuid, opts),
@@ -98,9 +94,18 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
       extraConfig: nonEmpty(passthroughExtraConfig(vm)),
       dependsOn: placement.dependsOn.length ? placement.dependsOn : undefined,
       // By address: cdktf writes a construct here as "${terraform_data.x}", which Terraform 1.11 refuses.
-      lifecycle: { replaceTriggeredBy: [`${placementData.terraformResourceType}.${placementData.friendlyUniqueId}`] },
+      lifecycle: {
+        replaceTriggeredBy: [`${placementData.terraformResourceType}.${placementData.friendlyUniqueId}`],
+        precondition: templatePreconditions(template, {
+          name: opts.template,
+          controller,
+          firmware: vm.firmware,
+          diskGib: opts.diskGib,
+        }),
+      },
     }),
   );
+  renderTemplateDisks(resource, template, controller, opts.diskGib);
   if (opts.vtpm === undefined) keepTemplateVtpm(resource, template.vtpm);
   return resource;
 }

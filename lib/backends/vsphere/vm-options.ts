@@ -23,10 +23,17 @@ export interface VsphereVmOptions {
    */
   readonly folder?: string;
   /**
-   * Size of the first disk in GiB; at least the template's.
+   * Size of the first disk in GiB; at least the template's (checked at plan). Not with `linkedClone`, whose disks
+   * are exactly the template's.
    * @default the template's first disk size
    */
   readonly diskGib?: number;
+  /**
+   * The controller the template's disks are on (the first of its kind). The VM gets one disk per template disk on
+   * it, read at plan; a template whose disks are on NVMe or SATA has no SCSI controller the provider can manage.
+   * @default "scsi"
+   */
+  readonly diskController?: "scsi" | "nvme" | "sata";
   /**
    * Clone as a linked clone (a delta disk on the template's snapshot).
    * @default false

@@ -101,6 +101,12 @@ export function vsphereVmProblems(
       "give the disk size in GiB, or leave it out to keep the template's",
     );
   }
+  if (opts.linkedClone && opts.diskGib !== undefined) {
+    add(
+      `vsphere.diskGib ${opts.diskGib} with linkedClone: a linked clone's disks are deltas on the template's snapshot, exactly its size (the provider refuses any other)`,
+      "leave diskGib out, or make a full clone (linkedClone: false) to grow the disk",
+    );
+  }
   if (opts.dynamicDirectPath) {
     add(
       "asks for Dynamic DirectPath I/O, which the vSphere Terraform provider cannot set (hashicorp/terraform-provider-vsphere#2352); the VM would be deployed with plain DirectPath I/O and no HA/DRS placement",
