@@ -166,18 +166,6 @@ describe("rules checked before deploy", () => {
     ]);
   });
 
-  test("Dynamic DirectPath I/O is refused plainly, with the manual step", () => {
-    const stack = newStack();
-    newVm(stack, "vm", newHost(stack, twoA100), { gpuCount: 1, vsphere: { template: "t", dynamicDirectPath: true } });
-    const [problem] = problemsOf(stack);
-    expect(problem).toMatch(
-      /Dynamic DirectPath I\/O, which the vSphere Terraform provider cannot set \(hashicorp\/terraform-provider-vsphere#2352\)/,
-    );
-    expect(problem).toMatch(
-      /Fix: remove dynamicDirectPath; after deploy, in the vSphere Client .* "Dynamic DirectPath I\/O"/,
-    );
-  });
-
   test("a literal Windows password, a Horizon desktop without Windows customization, missing placement", () => {
     const stack = newStack();
     const host = newHost(stack, twoA100, { datastore: undefined, network: undefined });

@@ -4,7 +4,9 @@
  */
 import { Testing } from "cdktf";
 import { re2Problem } from "../lib/backends/vsphere/re2";
+import { buildReport } from "../lib/report/build-report";
 import { buildManifest } from "../lib/report/manifest";
+import { renderMarkdown } from "../lib/report/markdown";
 import { vmSettings } from "../lib/report/vm-settings";
 import { A100, newHost, newStack, newVm, problemsOf, renderedVm } from "./helpers";
 
@@ -226,5 +228,44 @@ describe("the clone declares its template's disks", () => {
     expect(problemsOf(vm)).toEqual([
       "VM \"vm\": vsphere.diskGib 100 with linkedClone: a linked clone's disks are deltas on the template's snapshot, exactly its size (the provider refuses any other). Fix: leave diskGib out, or make a full clone (linkedClone: false) to grow the disk",
     ]);
+  });
+});
+
+describe("Dynamic DirectPath I/O, converted by hand after the first apply", () => {
+  // A converted device vanishes from pci_device_id on read (resource_vsphere_virtual_machine.go:562-571) and the
+  // next apply that adds it back panics on its dynamic backing (virtual_machine_device_subresource.go:1058-1063).
+  test("the VM ignores pci_device_id and host_system_id, and the conversion is its after-apply step", () => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "0000:01:00.0", model: "nvidia-rtx-3090" }]);
+    const vm = newVm(stack, "ws", host, { gpuCount: 1, vsphere: { template: "t", dynamicDirectPath: true } });
+    expect(problemsOf(stack)).toEqual([]);
+    expect(renderedVm(vm).lifecycle.ignore_changes).toEqual(["pci_device_id", "host_system_id"]);
+    expect(renderedVm(vm).pci_device_id).toEqual(["0000:01:00.0", "0000:01:00.1"]);
+    const manifest = buildManifest(stack).vms[0];
+    expect(manifest.steps).toEqual([
+      {
+        when: "after-apply",
+        description: expect.stringContaining(
+          'remove each PCI device (0000:01:00.0, 0000:01:00.1) and add it back as "Dynamic DirectPath I/O"',
+        ),
+      },
+    ]);
+    expect(vmSettings(manifest).find((s) => s.setting === "dynamic-directpath")?.value).toBe(
+      "by hand after apply; lifecycle.ignore_changes = [pci_device_id, host_system_id]",
+    );
+    const markdown = renderMarkdown(
+      buildReport({
+        stacks: [{ name: "test", dir: "stacks/test", manifest: buildManifest(stack), hostPrep: new Map() }],
+      }),
+    ).replace(/\n +/g, " ");
+    expect(markdown).toContain("- **step after apply**: Convert the VM's PCI devices to Dynamic DirectPath I/O");
+    expect(markdown).toContain("- **dynamic-directpath**: by hand after apply;");
+  });
+
+  test("without it, Terraform manages the devices", () => {
+    const stack = newStack();
+    const vm = newVm(stack, "vm", newHost(stack, [{ address: "3b:00.0", model: A100 }]), { gpuCount: 1 });
+    expect(renderedVm(vm).lifecycle.ignore_changes).toBeUndefined();
+    expect(buildManifest(stack).vms[0].steps).toEqual([]);
   });
 });

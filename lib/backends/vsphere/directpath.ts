@@ -4,7 +4,7 @@
  * through govc only when the user opts in.
  */
 import { shellQuote } from "../../shell";
-import { HostStep } from "../backend";
+import { HostStep, VmBackendSetting, VmStep } from "../backend";
 
 /**
  * The command that enables passthrough for one PCI function, through govc (which reads GOVC_URL,
@@ -57,3 +57,30 @@ export function esxiHostSteps(datacenter: string, hostName: string, gpus: readon
   });
   return steps;
 }
+
+/**
+ * Attributes Terraform must ignore on a VM whose devices were converted to Dynamic DirectPath I/O by hand (the
+ * provider has no argument for it, #2352). A converted device vanishes from pci_device_id on read (it has no
+ * device backing: resource_vsphere_virtual_machine.go:562-571), so the next plan would add it back and provider
+ * 2.15.0 panics on the dynamic backing (virtual_machine_device_subresource.go:1058-1063); HA/DRS may then start the
+ * VM on another host, which host_system_id would try to undo with a migration vCenter refuses.
+ */
+export const DYNAMIC_DIRECTPATH_IGNORED = ["pci_device_id", "host_system_id"];
+
+/** The manual conversion, after the apply that clones the VM with plain DirectPath devices. */
+export function dynamicDirectPathStep(devices: readonly string[]): VmStep {
+  return {
+    when: "after-apply",
+    description:
+      `Convert the VM's PCI devices to Dynamic DirectPath I/O (no provider argument: hashicorp/terraform-provider-vsphere#2352): ` +
+      `power it off; in the vSphere Client, Edit Settings, remove each PCI device (${devices.join(", ")}) and add it ` +
+      `back as "Dynamic DirectPath I/O" with the same device model; power it on. Terraform ignores pci_device_id and ` +
+      `host_system_id on this VM from the first apply on: change its GPUs in the vSphere Client.`,
+  };
+}
+
+export const DYNAMIC_DIRECTPATH_SETTING: VmBackendSetting = {
+  setting: "dynamic-directpath",
+  value: `by hand after apply; lifecycle.ignore_changes = [${DYNAMIC_DIRECTPATH_IGNORED.join(", ")}]`,
+  why: "a converted device vanishes from pci_device_id on read and re-adding it makes provider 2.15.0 panic; HA/DRS may start the VM on another host",
+};

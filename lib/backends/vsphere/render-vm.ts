@@ -12,6 +12,7 @@ import type { VmBackendSetting } from "../backend";
 import { MmioRequirement } from "../../mmio";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
+import { DYNAMIC_DIRECTPATH_IGNORED, DYNAMIC_DIRECTPATH_SETTING } from "./directpath";
 import { toolsInstallCommand } from "./horizon";
 import { VsphereInventory } from "./inventory";
 import { CONTROLLER_COUNTS, renderTemplateDisks, templatePreconditions } from "./template-disks";
@@ -96,6 +97,7 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
       // By address: cdktf writes a construct here as "${terraform_data.x}", which Terraform 1.11 refuses.
       lifecycle: {
         replaceTriggeredBy: [`${placementData.terraformResourceType}.${placementData.friendlyUniqueId}`],
+        ignoreChanges: opts.dynamicDirectPath ? [...DYNAMIC_DIRECTPATH_IGNORED] : undefined,
         precondition: templatePreconditions(template, {
           name: opts.template,
           controller,
@@ -135,6 +137,7 @@ export function vsphereVmSettings(vm: GpuPassthroughVm): VmBackendSetting[] {
           : "set for this VM",
     },
   ];
+  if (opts?.dynamicDirectPath) settings.push(DYNAMIC_DIRECTPATH_SETTING);
   if (vm.firmware === "efi") {
     settings.push({
       setting: "secure-boot",

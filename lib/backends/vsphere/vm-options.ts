@@ -51,9 +51,11 @@ export interface VsphereVmOptions {
   /** Settings for a VMware Horizon desktop (seed 001). Needs `customize.windows`. @default not a Horizon desktop */
   readonly horizon?: HorizonDesktopOptions;
   /**
-   * Dynamic DirectPath I/O (vSphere 7+, lets HA/DRS place the VM on any host with a matching GPU). The vSphere
-   * provider has no argument for it (hashicorp/terraform-provider-vsphere#2352), so asking for it is an error
-   * that explains the manual step rather than a VM silently deployed without it.
+   * The VM's devices are converted to Dynamic DirectPath I/O by hand after the first apply (vSphere 7+, lets HA/DRS
+   * place the VM on any host with a matching GPU; the provider has no argument for it, #2352). The VM is cloned
+   * with plain DirectPath devices, the conversion is listed as a step, and Terraform ignores pci_device_id and
+   * host_system_id from then on: a converted device vanishes from pci_device_id on read, and adding it back makes
+   * provider 2.15.0 panic.
    * @default false
    */
   readonly dynamicDirectPath?: boolean;

@@ -107,12 +107,6 @@ export function vsphereVmProblems(
       "leave diskGib out, or make a full clone (linkedClone: false) to grow the disk",
     );
   }
-  if (opts.dynamicDirectPath) {
-    add(
-      "asks for Dynamic DirectPath I/O, which the vSphere Terraform provider cannot set (hashicorp/terraform-provider-vsphere#2352); the VM would be deployed with plain DirectPath I/O and no HA/DRS placement",
-      'remove dynamicDirectPath; after deploy, in the vSphere Client edit the VM, remove the PCI device and add it again as "Dynamic DirectPath I/O", or use PowerCLI (New-PassthroughDevice)',
-    );
-  }
   if (opts.horizon && !opts.customize?.windows) {
     add(
       "is a Horizon desktop without customize.windows: the VMware Tools install runs as a Windows first-logon command",

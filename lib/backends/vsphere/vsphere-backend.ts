@@ -11,7 +11,7 @@ import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { Problem } from "../../problems";
 import { HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
-import { esxiHostSteps } from "./directpath";
+import { dynamicDirectPathStep, esxiHostSteps } from "./directpath";
 import { re2Problem } from "./re2";
 import { VSPHERE_LIMITS } from "./limits";
 import { VsphereInventory } from "./inventory";
@@ -156,13 +156,14 @@ export class VsphereHostBinding implements HostBinding {
       datastore: vm.props.vsphere?.datastore ?? this.props.datastore,
       network: vm.props.vsphere?.network ?? this.props.network,
     };
+    const pciDeviceIds = vm.gpus.flatMap((g) => this.pciDeviceIds(g));
     const resource = renderVirtualMachine(vm, {
       inventory: this.inventory,
       where: { datacenter: this.props.datacenter, host: this.host.hostName },
       host: this.inventory.hostRefs(this.host.hostName),
       datastore: names.datastore ?? "",
       network: names.network ?? "",
-      pciDeviceIds: vm.gpus.flatMap((g) => this.pciDeviceIds(g)),
+      pciDeviceIds,
       dependsOn: this.directPathRunner ? [this.directPathRunner] : [],
     });
     VsphereSnapshotRule.of(this.host).watch(vm);
@@ -170,6 +171,9 @@ export class VsphereHostBinding implements HostBinding {
       resource,
       validate: () => vsphereVmProblems(vm, resource, names),
       settings: vsphereVmSettings(vm),
+      steps: vm.props.vsphere?.dynamicDirectPath
+        ? [dynamicDirectPathStep(vm.gpus.flatMap((g) => (g.functions.length ? g.functions.map(String) : [g.label])))]
+        : [],
     };
   }
 }
