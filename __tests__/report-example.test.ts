@@ -24,7 +24,10 @@ test("the example fleet's report names every VM, GPU and host step", async () =>
   );
   expect(manifests.flatMap((m) => m.vms)).toHaveLength(9);
   for (const m of manifests) {
-    for (const vm of m.vms) expect(markdown).toContain(`\`${vm.name}\``);
+    for (const vm of m.vms) {
+      expect(markdown).toContain(`\`${vm.name}\``);
+      for (const step of vm.steps ?? []) expect(markdown).toContain(step.command ?? step.description.slice(0, 40));
+    }
     for (const host of m.hosts) {
       expect(markdown).toContain(`\`${host.name}\``);
       for (const gpu of host.gpus) expect(markdown).toContain(`\`${gpu.gpu}\``);

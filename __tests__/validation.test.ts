@@ -184,7 +184,7 @@ describe("rules checked before deploy", () => {
       'VM "win": customize.windows.adminPassword is a literal string: it would be written into cdk.tf.json. Fix: pass the value of a sensitive TerraformVariable (TF_VAR_...) instead',
       'VM "desk": has no datastore. Fix: give vsphere.datastore, or a default datastore on the host\'s backend',
       'VM "desk": has no network. Fix: give vsphere.network, or a default network on the host\'s backend',
-      'VM "desk": is a Horizon desktop without customize.windows: the VMware Tools install runs as a Windows first-logon command. Fix: add customize: { windows: { computerName: ... } }',
+      'VM "desk": is a Horizon desktop without customize.windows: each cloned Windows desktop needs its own computer name. Fix: add customize: { windows: { computerName: ... } }',
     ]);
     expect(problems.join("\n")).not.toContain("hunter2");
   });

@@ -2,7 +2,8 @@
  * What vmware/vsphere 2.15.0 does with the rendered VM, read from its source (file:line in each test's comment or
  * in the code it tests): the rendering must survive a real `terraform apply`, not only synthesize.
  */
-import { Testing } from "cdktf";
+import { TerraformVariable, Testing } from "cdktf";
+import { toolsInstallCommand } from "../lib/backends/vsphere/horizon";
 import { re2Problem } from "../lib/backends/vsphere/re2";
 import { buildReport } from "../lib/report/build-report";
 import { buildManifest } from "../lib/report/manifest";
@@ -267,5 +268,94 @@ describe("Dynamic DirectPath I/O, converted by hand after the first apply", () =
     const vm = newVm(stack, "vm", newHost(stack, [{ address: "3b:00.0", model: A100 }]), { gpuCount: 1 });
     expect(renderedVm(vm).lifecycle.ignore_changes).toBeUndefined();
     expect(buildManifest(stack).vms[0].steps).toEqual([]);
+  });
+});
+
+describe("Horizon: the VMware Tools install runs where it can", () => {
+  // After a clone the provider deletes every CD-ROM the configuration does not declare
+  // (virtual_machine_cdrom_subresource.go:378-390), and run-once commands wait for the first logon.
+  const desktop = (horizon: object, windows: object = {}, withPassword = true) => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "41:00.0", model: "nvidia-rtx-a4000" }]);
+    const password = new TerraformVariable(stack, "pw", { type: "string", sensitive: true });
+    const vm = newVm(stack, "desk", host, {
+      gpuCount: 1,
+      vsphere: {
+        template: "win11-efi",
+        customize: {
+          windows: {
+            computerName: "DESK-01",
+            adminPassword: withPassword ? password.stringValue : undefined,
+            ...windows,
+          },
+        },
+        horizon,
+      },
+    });
+    return { stack, vm, r: renderedVm(vm) };
+  };
+
+  test("without the Tools ISO, the command is a step in the template, not a run-once command the clone cannot run", () => {
+    const { stack, vm, r } = desktop({ horizonAgent: true });
+    expect(r.clone.customize.windows_options.run_once_command_list).toBeUndefined();
+    expect(r.clone.customize.windows_options.auto_logon).toBeUndefined();
+    expect(r.cdrom).toBeUndefined();
+    expect(vm.steps).toEqual([
+      {
+        when: "before-apply",
+        description: expect.stringMatching(/^In template "win11-efi", install VMware Tools with Horizon's feature set/),
+        command: toolsInstallCommand({ horizonAgent: true }),
+      },
+    ]);
+    expect(problemsOf(stack)).toEqual([]);
+  });
+
+  test("with the Tools ISO, the clone has it as a CD-ROM, runs the command first and logs on once by itself", () => {
+    const { stack, vm, r } = desktop({ toolsIso: "[iso-ds] vmtools/windows.iso" }, { runOnceCommands: ["echo hi"] });
+    expect(r.cdrom).toEqual([
+      {
+        datastore_id: expect.stringMatching(/^\$\{data\.vsphere_datastore\.vsphere-dc1_datastore-iso-ds_\w+\.id\}$/),
+        path: "vmtools/windows.iso",
+      },
+    ]);
+    expect(r.clone.customize.windows_options).toMatchObject({
+      run_once_command_list: [toolsInstallCommand({}), "echo hi"],
+      auto_logon: true,
+      auto_logon_count: 1,
+    });
+    expect(vm.steps).toEqual([]);
+    expect(problemsOf(stack)).toEqual([]);
+  });
+
+  test("the Tools ISO without an Administrator password, or not a datastore path, is refused", () => {
+    expect(problemsOf(desktop({ toolsIso: "[iso] t.iso" }, {}, false).stack)).toEqual([
+      'VM "desk": horizon.toolsIso runs the Tools install at the first logon, but without an Administrator password the desktop cannot log on by itself. Fix: give customize.windows.adminPassword (adminPasswordVariable in a fleet file)',
+    ]);
+    expect(problemsOf(desktop({ toolsIso: "vmtools/windows.iso" }).stack)).toEqual([
+      'VM "desk": horizon.toolsIso "vmtools/windows.iso" is not a datastore path. Fix: write it as the vSphere Client shows it: "[datastore1] iso/VMware-tools-windows.iso"',
+    ]);
+  });
+
+  test("any Windows clone with run-once commands logs on once by itself when it has a password; autoLogon: false opts out", () => {
+    const windows = (extra: object, password = true) => {
+      const stack = newStack();
+      const host = newHost(stack, [{ address: "3b:00.0", model: A100 }]);
+      const pw = new TerraformVariable(stack, "pw", { type: "string", sensitive: true });
+      const adminPassword = password ? pw.stringValue : undefined;
+      const vm = newVm(stack, "w", host, {
+        gpuCount: 1,
+        vsphere: {
+          template: "win",
+          customize: { windows: { computerName: "W", runOnceCommands: ["a"], adminPassword, ...extra } },
+        },
+      });
+      return { options: renderedVm(vm).clone.customize.windows_options, problems: problemsOf(stack) };
+    };
+    expect(windows({}).options).toMatchObject({ auto_logon: true, auto_logon_count: 1 });
+    expect(windows({ autoLogon: false }).options.auto_logon).toBeUndefined();
+    expect(windows({}, false).options.auto_logon).toBeUndefined();
+    expect(windows({ autoLogon: true }, false).problems).toEqual([
+      'VM "w": customize.windows.autoLogon needs an Administrator password to log on with. Fix: give customize.windows.adminPassword (adminPasswordVariable in a fleet file)',
+    ]);
   });
 });

@@ -146,7 +146,7 @@ describe("Horizon desktops (seed 001)", () => {
     );
   });
 
-  test("a Horizon desktop gets no 3D and the Tools command as its first run-once command", () => {
+  test("a Horizon desktop gets no 3D; with the Tools ISO, the Tools command is its first run-once command", () => {
     const stack = newStack();
     const host = newHost(stack, [{ address: "41:00.0", model: "nvidia-rtx-a4000" }]);
     const password = new TerraformVariable(stack, "pw", { type: "string", sensitive: true });
@@ -157,7 +157,7 @@ describe("Horizon desktops (seed 001)", () => {
         customize: {
           windows: { computerName: "DESK-01", adminPassword: password.stringValue, runOnceCommands: ["echo hi"] },
         },
-        horizon: { nsx: true },
+        horizon: { nsx: true, toolsIso: "[iso] vmtools/windows.iso" },
       },
     });
     const r = renderedVm(vm);
@@ -167,6 +167,8 @@ describe("Horizon desktops (seed 001)", () => {
       admin_password: "${var.pw}",
       time_zone: 85,
       run_once_command_list: [toolsInstallCommand({ nsx: true }), "echo hi"],
+      auto_logon: true,
+      auto_logon_count: 1,
     });
     expect(problemsOf(stack)).toEqual([]);
   });

@@ -272,6 +272,8 @@ const vsphereVm = z.strictObject({
           /** Sysprep's Windows time zone index; customization always sets one. @default 85 (GMT Standard Time) */
           timeZone: z.number().int().min(0).max(300).optional(),
           runOnceCommands: z.array(text(NAME_LIMITS.command)).max(100).optional(),
+          /** Log the Administrator on once so run-once commands run. @default with run-once commands and a password */
+          autoLogon: z.boolean().optional(),
         })
         .optional(),
       ipv4: z
@@ -286,6 +288,8 @@ const vsphereVm = z.strictObject({
     .optional(),
   horizon: z
     .strictObject({
+      /** The Tools ISO as "[datastore] path": the install runs at the first logon. @default a step in the template */
+      toolsIso: name.optional(),
       toolsInstaller: name.optional(),
       horizonAgent: z.boolean().optional(),
       removeSvga: z.boolean().optional(),

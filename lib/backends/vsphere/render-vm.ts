@@ -4,6 +4,7 @@
  */
 import {
   VirtualMachine,
+  VirtualMachineCdrom,
   VirtualMachineClone,
   VirtualMachineCloneCustomize,
 } from "@cdktf/provider-vsphere/lib/virtual-machine";
@@ -13,7 +14,7 @@ import { MmioRequirement } from "../../mmio";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { DYNAMIC_DIRECTPATH_IGNORED, DYNAMIC_DIRECTPATH_SETTING } from "./directpath";
-import { toolsInstallCommand } from "./horizon";
+import { parseDatastorePath, toolsInstallCommand, toolsSetting } from "./horizon";
 import { VsphereInventory } from "./inventory";
 import { CONTROLLER_COUNTS, renderTemplateDisks, templatePreconditions } from "./template-disks";
 import { VsphereCustomization, VsphereVmOptions } from "./vm-options";
@@ -90,6 +91,7 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
           adapterType: template.adapterType,
         },
       ],
+      cdrom: renderToolsCdrom(inventory, opts),
       clone: renderClone(template.uuid, opts),
       pciDeviceId: placement.pciDeviceIds,
       extraConfig: nonEmpty(passthroughExtraConfig(vm)),
@@ -138,6 +140,7 @@ export function vsphereVmSettings(vm: GpuPassthroughVm): VmBackendSetting[] {
     },
   ];
   if (opts?.dynamicDirectPath) settings.push(DYNAMIC_DIRECTPATH_SETTING);
+  if (opts?.horizon) settings.push(toolsSetting(opts.template, opts.horizon));
   if (vm.firmware === "efi") {
     settings.push({
       setting: "secure-boot",
@@ -170,9 +173,26 @@ function renderClone(templateUuid: string, opts: VsphereVmOptions): VirtualMachi
   };
 }
 
+/** The Tools ISO of a Horizon desktop, on a CD-ROM the provider keeps because the configuration declares it. */
+function renderToolsCdrom(inventory: VsphereInventory, opts: VsphereVmOptions): VirtualMachineCdrom[] | undefined {
+  const iso = opts.horizon?.toolsIso === undefined ? undefined : parseDatastorePath(opts.horizon.toolsIso);
+  return iso ? [{ datastoreId: inventory.datastoreId(iso.datastore), path: iso.path }] : undefined;
+}
+
+/** Whether the Administrator logs on once by itself: run-once commands run only at a logon. */
+export function autoLogon(c: VsphereCustomization, opts: VsphereVmOptions): boolean {
+  return c.windows?.autoLogon ?? (runOnceCommands(c, opts).length > 0 && c.windows?.adminPassword !== undefined);
+}
+
+function runOnceCommands(c: VsphereCustomization, opts: VsphereVmOptions): string[] {
+  const tools = opts.horizon?.toolsIso !== undefined ? [toolsInstallCommand(opts.horizon)] : [];
+  return [...tools, ...(c.windows?.runOnceCommands ?? [])];
+}
+
 function renderCustomize(c: VsphereCustomization, opts: VsphereVmOptions): VirtualMachineCloneCustomize {
   const ip = c.ipv4;
-  const runOnce = [...(opts.horizon ? [toolsInstallCommand(opts.horizon)] : []), ...(c.windows?.runOnceCommands ?? [])];
+  const runOnce = runOnceCommands(c, opts);
+  const logon = autoLogon(c, opts);
   return {
     linuxOptions: c.linux ? { hostName: c.linux.hostName, domain: c.linux.domain } : undefined,
     windowsOptions: c.windows
@@ -181,6 +201,8 @@ function renderCustomize(c: VsphereCustomization, opts: VsphereVmOptions): Virtu
           adminPassword: c.windows.adminPassword,
           timeZone: c.windows.timeZone ?? DEFAULT_WINDOWS_TIME_ZONE,
           runOnceCommandList: runOnce.length ? runOnce : undefined,
+          autoLogon: logon || undefined,
+          autoLogonCount: logon ? 1 : undefined,
         }
       : undefined,
     networkInterface: [ip ? { ipv4Address: ip.address, ipv4Netmask: ip.netmask } : {}],

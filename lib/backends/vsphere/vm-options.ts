@@ -105,13 +105,29 @@ export interface VsphereWindowsCustomization {
    * @default 85 (GMT Standard Time, London: the provider's default, written out so that the plan shows it)
    */
   readonly timeZone?: number;
-  /** Commands run at first logon, after the Horizon command when there is one. @default none */
+  /**
+   * Commands run at the first logon, after the Horizon Tools install when there is one (with `horizon.toolsIso`).
+   * @default none
+   */
   readonly runOnceCommands?: readonly string[];
+  /**
+   * Log the Administrator on automatically once, so that the run-once commands run without anyone logging on.
+   * Needs `adminPassword`.
+   * @default true when there are run-once commands and an adminPassword, else false
+   */
+  readonly autoLogon?: boolean;
 }
 
 export interface HorizonDesktopOptions {
   /**
-   * Path of the VMware Tools installer in the guest (the Tools ISO mounted as a CD).
+   * The VMware Tools ISO on a datastore, as the vSphere Client writes it: `[datastore1] iso/windows.iso`. The clone
+   * gets a CD-ROM with it, the Tools install becomes its first run-once command, and the Administrator logs on
+   * automatically once to run it (needs `customize.windows.adminPassword`).
+   * @default none: the Tools install is listed as a step in the template (the clone cannot run it)
+   */
+  readonly toolsIso?: string;
+  /**
+   * Path of the VMware Tools installer in the guest: on the Tools CD, whose drive letter follows the guest's disks.
    * @default "d:\\setup64.exe"
    */
   readonly toolsInstaller?: string;

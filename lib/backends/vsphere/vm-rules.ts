@@ -8,6 +8,7 @@ import { TerraformStack, Token } from "cdktf";
 import { Problem } from "../../problems";
 import { resolveIn, resolvedAttributes } from "../../tokens";
 import type { GpuPassthroughVm } from "../../vm";
+import { parseDatastorePath } from "./horizon";
 
 /** Settings ESXi refuses, or silently breaks, on a VM with a DirectPath device. */
 const FORBIDDEN_WITH_PASSTHROUGH: readonly { attr: string; prop: string; why: string }[] = [
@@ -109,8 +110,28 @@ export function vsphereVmProblems(
   }
   if (opts.horizon && !opts.customize?.windows) {
     add(
-      "is a Horizon desktop without customize.windows: the VMware Tools install runs as a Windows first-logon command",
+      "is a Horizon desktop without customize.windows: each cloned Windows desktop needs its own computer name",
       "add customize: { windows: { computerName: ... } }",
+    );
+  }
+  const iso = opts.horizon?.toolsIso;
+  if (iso !== undefined && !parseDatastorePath(iso)) {
+    add(
+      `horizon.toolsIso "${iso}" is not a datastore path`,
+      'write it as the vSphere Client shows it: "[datastore1] iso/VMware-tools-windows.iso"',
+    );
+  }
+  const windows = opts.customize?.windows;
+  if (
+    windows &&
+    windows.adminPassword === undefined &&
+    (windows.autoLogon || (iso !== undefined && windows.autoLogon !== false))
+  ) {
+    add(
+      iso !== undefined
+        ? "horizon.toolsIso runs the Tools install at the first logon, but without an Administrator password the desktop cannot log on by itself"
+        : "customize.windows.autoLogon needs an Administrator password to log on with",
+      "give customize.windows.adminPassword (adminPasswordVariable in a fleet file)",
     );
   }
   if (opts.horizon?.removeSvga && opts.horizon.horizonAgent === false) {

@@ -10,8 +10,9 @@ import { mappedMib } from "../../gpu/model";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { Problem } from "../../problems";
-import { HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
+import { HostBinding, HostStep, HypervisorBackend, VmRendering, VmStep } from "../backend";
 import { dynamicDirectPathStep, esxiHostSteps } from "./directpath";
+import { toolsTemplateStep } from "./horizon";
 import { re2Problem } from "./re2";
 import { VSPHERE_LIMITS } from "./limits";
 import { VsphereInventory } from "./inventory";
@@ -171,9 +172,20 @@ export class VsphereHostBinding implements HostBinding {
       resource,
       validate: () => vsphereVmProblems(vm, resource, names),
       settings: vsphereVmSettings(vm),
-      steps: vm.props.vsphere?.dynamicDirectPath
-        ? [dynamicDirectPathStep(vm.gpus.flatMap((g) => (g.functions.length ? g.functions.map(String) : [g.label])))]
-        : [],
+      steps: vsphereVmSteps(vm),
     };
   }
+}
+
+/** The VM's steps outside Terraform: the Horizon Tools install in its template, the Dynamic DirectPath conversion. */
+function vsphereVmSteps(vm: GpuPassthroughVm): VmStep[] {
+  const opts = vm.props.vsphere;
+  const steps: VmStep[] = [];
+  if (opts?.horizon && opts.horizon.toolsIso === undefined) steps.push(toolsTemplateStep(opts.template, opts.horizon));
+  if (opts?.dynamicDirectPath) {
+    steps.push(
+      dynamicDirectPathStep(vm.gpus.flatMap((g) => (g.functions.length ? g.functions.map(String) : [g.label]))),
+    );
+  }
+  return steps;
 }
