@@ -91,6 +91,20 @@ describe("vsphere_virtual_machine updates", () => {
     expect(added).toMatchObject({ kind: "update-in-place", attributes: [{ path: "disk[1]" }] });
   });
 
+  test("a disk's thin_provisioned or eagerly_scrub cannot change and a disk cannot shrink: the provider refuses it at apply", () => {
+    const c = classifyChange(
+      vsphere({ disk: disk({ thin_provisioned: true }) }, { disk: disk({ thin_provisioned: false }) }),
+    );
+    expect(c.kind).toBe("unsupported-update");
+    expect(c.why).toMatch(/^provider 2\.15\.0 cannot change disk\.thin_provisioned of an existing disk/);
+    expect(c.why).toContain("-replace=vsphere_virtual_machine.x_ABCDEF12");
+    const shrink = classifyChange(vsphere({ disk: disk({ size: 200 }) }, { disk: disk({ size: 100 }) }));
+    expect(shrink).toMatchObject({
+      kind: "unsupported-update",
+      why: expect.stringMatching(/cannot change disk\.size/),
+    });
+  });
+
   test("extra_config changes in place when extra_config_reboot_required is false", () => {
     const c = classifyChange(
       vsphere(

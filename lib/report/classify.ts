@@ -203,6 +203,19 @@ function classifyVsphereUpdate(
   attributes: readonly AttributeChange[],
   list: string,
 ): Omit<Classification, "attributes"> {
+  // expandDiskSettings (virtual_machine_disk_subresource.go:1934-1947): an existing disk keeps its provisioning
+  // (GetWithVeto) and cannot shrink.
+  const vetoed = attributes
+    .filter((a) => /^disk\[\d+\]\.(thin_provisioned|eagerly_scrub)$/.test(a.path) || shrinks(rc, a.path))
+    .map((a) => a.path.replace(/\[\d+\]/, ""));
+  if (vetoed.length) {
+    return {
+      kind: "unsupported-update",
+      why:
+        `provider 2.15.0 cannot change ${[...new Set(vetoed)].join(", ")} of an existing disk (it fails at apply: ` +
+        `provisioning is fixed and disks do not shrink): plan again with -replace=${rc.address}, or undo the change`,
+    };
+  }
   if (hostMove(rc)) {
     return {
       kind: "unsupported-update",
@@ -244,6 +257,15 @@ function classifyVsphereUpdate(
     };
   }
   return { kind: "update-in-place", why: `${list} change while the VM runs` };
+}
+
+/** `disk[1].size` that gets smaller. */
+function shrinks(rc: PlanResourceChange, path: string): boolean {
+  const m = /^disk\[(\d+)\]\.size$/.exec(path);
+  if (!m) return false;
+  const size = (values: unknown) => field((field(values, "disk") as unknown[] | undefined)?.[Number(m[1])], "size");
+  const [before, after] = [size(rc.change.before), size(rc.change.after)];
+  return typeof before === "number" && typeof after === "number" && after < before;
 }
 
 function blockCount(values: unknown, key: string): number {
