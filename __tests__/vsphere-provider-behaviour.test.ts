@@ -9,6 +9,7 @@ import { buildReport } from "../lib/report/build-report";
 import { buildManifest } from "../lib/report/manifest";
 import { renderMarkdown } from "../lib/report/markdown";
 import { vmSettings } from "../lib/report/vm-settings";
+import { fleetProblems } from "./fleet-helpers";
 import { A100, newHost, newStack, newVm, problemsOf, renderedVm } from "./helpers";
 
 function synthOf(scope: Parameters<typeof Testing.synth>[0]): Record<string, any> {
@@ -358,4 +359,25 @@ describe("Horizon: the VMware Tools install runs where it can", () => {
       'VM "w": customize.windows.autoLogon needs an Administrator password to log on with. Fix: give customize.windows.adminPassword (adminPasswordVariable in a fleet file)',
     ]);
   });
+});
+
+test("a fleet file's toolsIso that is not a datastore path is refused at its key, without echoing it", () => {
+  const yaml = [
+    "sites: [{ name: s, vsphere: { server: vc.example.com, datacenter: DC } }]",
+    "hosts: [{ name: esx01, site: s, datastore: ds, network: n, gpus: [{ address: '0000:41:00.0', model: nvidia-rtx-a4000 }] }]",
+    "vms:",
+    "  - name: desk",
+    "    host: esx01",
+    "    gpus: 1",
+    "    cpus: 4",
+    "    memoryGib: 16",
+    "    vsphere:",
+    "      template: win11",
+    "      customize: { windows: { computerName: DESK, adminPasswordVariable: pw } }",
+    "      horizon: { toolsIso: 'https://u:s3cr3t@files.example.com/windows.iso' }",
+  ].join("\n");
+  expect(fleetProblems(yaml)).toEqual([
+    'vms[0].vsphere.horizon.toolsIso (line 12): must be a datastore path as the vSphere Client shows it, e.g. "[datastore1] iso/VMware-tools-windows.iso"',
+  ]);
+  expect(fleetProblems(yaml.replace(/'https:[^']+'/, "'[iso] windows.iso'"))).toEqual([]);
 });

@@ -3,6 +3,7 @@
  * props so that what a GitOps user writes in YAML and what a platform engineer writes in TypeScript read alike.
  */
 import { z } from "zod";
+import { parseDatastorePath } from "../backends/vsphere/horizon";
 import { VSPHERE_LIMITS } from "../backends/vsphere/limits";
 import { resolveGpuModel } from "../gpu/resolve";
 import { PciAddress } from "../pci/address";
@@ -289,7 +290,12 @@ const vsphereVm = z.strictObject({
   horizon: z
     .strictObject({
       /** The Tools ISO as "[datastore] path": the install runs at the first logon. @default a step in the template */
-      toolsIso: name.optional(),
+      toolsIso: name
+        .refine(
+          (iso) => parseDatastorePath(iso) !== undefined,
+          'must be a datastore path as the vSphere Client shows it, e.g. "[datastore1] iso/VMware-tools-windows.iso"',
+        )
+        .optional(),
       toolsInstaller: name.optional(),
       horizonAgent: z.boolean().optional(),
       removeSvga: z.boolean().optional(),
