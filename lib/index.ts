@@ -17,7 +17,15 @@ export { Problem, formatProblem, PassthroughValidationError } from "./problems";
 export { PassthroughHost, PassthroughHostProps, HostGpuProps, HostGpu, GpuRole } from "./host";
 export { GpuPassthroughVm, GpuPassthroughVmProps, Firmware } from "./vm";
 export { GpuLedger, GpuClaim } from "./allocation";
-export { HypervisorBackend, HostBinding, HostStep, VmRendering, BackendLimits } from "./backends/backend";
+export {
+  HypervisorBackend,
+  HostBinding,
+  HostStep,
+  VmStep,
+  VmBackendSetting,
+  VmRendering,
+  BackendLimits,
+} from "./backends/backend";
 export { VsphereBackend, VsphereBackendProps, VsphereHostBinding } from "./backends/vsphere/vsphere-backend";
 export {
   VsphereVmOptions,
