@@ -129,18 +129,7 @@ function keepTemplateVtpm(resource: VirtualMachine, templateHasVtpm: IResolvable
 /** What the report shows of the settings only vSphere derives. */
 export function vsphereVmSettings(vm: GpuPassthroughVm): VmBackendSetting[] {
   const opts = vm.props.vsphere;
-  const settings: VmBackendSetting[] = [
-    {
-      setting: "vtpm",
-      value: opts?.vtpm === undefined ? "as the template" : opts.vtpm ? "TPM 2.0" : "none",
-      why:
-        opts?.vtpm === undefined
-          ? "a vtpm block when data.vsphere_virtual_machine says the template has one: the provider removes a cloned vTPM the configuration does not declare (Windows 11 needs it)"
-          : "set for this VM",
-    },
-  ];
-  if (opts?.dynamicDirectPath) settings.push(DYNAMIC_DIRECTPATH_SETTING);
-  if (opts?.horizon) settings.push(toolsSetting(opts.template, opts.horizon));
+  const settings: VmBackendSetting[] = [];
   if (vm.firmware === "efi") {
     settings.push({
       setting: "secure-boot",
@@ -151,6 +140,16 @@ export function vsphereVmSettings(vm: GpuPassthroughVm): VmBackendSetting[] {
           : "set for this VM",
     });
   }
+  settings.push({
+    setting: "vtpm",
+    value: opts?.vtpm === undefined ? "as the template" : opts.vtpm ? "TPM 2.0" : "none",
+    why:
+      opts?.vtpm === undefined
+        ? "a vtpm block when data.vsphere_virtual_machine says the template has one: the provider removes a cloned vTPM the configuration does not declare (Windows 11 needs it)"
+        : "set for this VM",
+  });
+  if (opts?.dynamicDirectPath) settings.push(DYNAMIC_DIRECTPATH_SETTING);
+  if (opts?.horizon) settings.push(toolsSetting(opts.template, opts.horizon));
   return settings;
 }
 
