@@ -146,8 +146,8 @@ describe("GpuPassthroughVm on libvirt", () => {
       backing_store: { path: "/var/lib/libvirt/images/noble.img", format: { type: "qcow2" } },
     });
     const [seedId, seed] = Object.entries(r.libvirt_cloudinit_disk)[0];
-    expect(seed.user_data).toBe('#cloud-config\nhostname: ml-01\nssh_authorized_keys:\n  - "ssh-ed25519 AAAA ops"\n');
-    expect(seed.meta_data).toBe("instance-id: ml\nlocal-hostname: ml-01\n");
+    expect(seed.user_data).toBe('#cloud-config\nhostname: "ml-01"\nssh_authorized_keys:\n  - "ssh-ed25519 AAAA ops"\n');
+    expect(seed.meta_data).toBe('instance-id: "ml"\nlocal-hostname: "ml-01"\n');
     // Named by the content's hash (see libvirt-lifecycle.test.ts).
     const iso = volumes.find((v: any) => /^ml-cloudinit-[0-9a-f]{16}\.iso$/.test(v.name));
     expect(iso).toMatchObject({

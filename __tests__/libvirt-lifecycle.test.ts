@@ -99,3 +99,17 @@ describe("a failed first start: no 0.9.7 setting avoids the orphan, so its recov
     expect(constraints).toContain("virsh undefine --nvram <vm>");
   });
 });
+
+describe("cloud-init seed text", () => {
+  test("host names and instance ids are YAML strings, also when they look like numbers or booleans", () => {
+    const stack = newKvmStack();
+    const vm = newKvmVm(stack, "0x1f", newKvmHost(stack), {
+      gpus: ["0000:0b:00.0"],
+      libvirt: { baseImage: "/img/base.qcow2", cloudInit: { hostName: "yes" } },
+    });
+    const { disk } = seedOf(synthesized(vm), "0x1f");
+    // YAML 1.1, as cloud-init reads it, would make 0x1f the number 31 and yes the boolean true.
+    expect(disk.user_data).toBe('#cloud-config\nhostname: "yes"\n');
+    expect(disk.meta_data).toBe('instance-id: "0x1f"\nlocal-hostname: "yes"\n');
+  });
+});

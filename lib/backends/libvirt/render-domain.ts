@@ -63,7 +63,8 @@ function pciAddressAttrs(a: PciAddress): { domain: number; bus: number; slot: nu
 export function cloudConfig(vm: GpuPassthroughVm, opts: LibvirtVmOptions): string {
   const ci = opts.cloudInit ?? {};
   if (ci.userData !== undefined) return ci.userData;
-  const lines = ["#cloud-config", `hostname: ${ci.hostName ?? vm.vmName}`];
+  // Quoted: cloud-init reads YAML 1.1, where a bare 0x1f is a number and yes a boolean (JSON strings are YAML).
+  const lines = ["#cloud-config", `hostname: ${JSON.stringify(ci.hostName ?? vm.vmName)}`];
   if (ci.sshAuthorizedKeys?.length) {
     lines.push("ssh_authorized_keys:", ...ci.sshAuthorizedKeys.map((k) => `  - ${JSON.stringify(k)}`));
   }
@@ -72,7 +73,8 @@ export function cloudConfig(vm: GpuPassthroughVm, opts: LibvirtVmOptions): strin
 
 /** The seed's meta data: the instance id cloud-init keys its once-per-instance work on, and the host name. */
 export function cloudMetaData(vm: GpuPassthroughVm, opts: LibvirtVmOptions): string {
-  return `instance-id: ${vm.vmName}\nlocal-hostname: ${opts.cloudInit?.hostName ?? vm.vmName}\n`;
+  const hostName = opts.cloudInit?.hostName ?? vm.vmName;
+  return `instance-id: ${JSON.stringify(vm.vmName)}\nlocal-hostname: ${JSON.stringify(hostName)}\n`;
 }
 
 /**
