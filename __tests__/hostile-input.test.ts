@@ -322,6 +322,38 @@ describe("credentials in URLs are refused with the variable to use", () => {
     for (const secret of secrets) expect(problems.join("\n")).not.toContain(secret);
   });
 
+  test("a password holding ? / or # is still found, and a URL with a password is refused in any field", () => {
+    const problems = fleetProblems(
+      stringify({
+        sites: [
+          {
+            ...vsphereSite,
+            state: { backend: "s3", bucket: "b", region: "r", endpoint: "https://admin:Sx?0Ab@minio.local" },
+          },
+        ],
+        hosts: [vsphereHost()],
+        vms: [vsphereVm({}, { annotation: "mirror at https://ci:Tok#en1@mirror.example.com/x", template: "t" })],
+      }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^sites\[0\]\.state\.endpoint .*holds a password/),
+      expect.stringMatching(
+        /^vms\[0\]\.vsphere\.annotation .*holds a URL with a password .*keep the password out of it/,
+      ),
+    ]);
+    expect(problems.join("\n")).not.toMatch(/Sx\?0Ab|Tok#en1/);
+    // Not every @ is user info: a port and a path, or a query, are left alone.
+    expect(
+      fleetProblems(
+        stringify({
+          sites: [{ ...vsphereSite, state: { backend: "http", address: "https://gitlab:8443/state/a@b?mail=x@y.z" } }],
+          hosts: [vsphereHost()],
+          vms: [vsphereVm({}, { annotation: "see https://gitlab:8443/api/a@b" })],
+        }),
+      ),
+    ).toEqual([]);
+  });
+
   test("a query string in the HTTP address does not corrupt the derived lock address", () => {
     const state = resolveState(
       { backend: "http", address: "https://gitlab.example.com/state/{stack}?ref=main" },

@@ -57,10 +57,10 @@ const urlWithoutCredentials = (instead: string, schemes: readonly string[]) =>
     .max(2048, "is longer than 2048 characters")
     .superRefine((value, ctx) => {
       const problem =
-        textProblem(value, 2048) ??
+        // The credential first: its message names the variable to use instead.
         (schemes.some((s) => value.toLowerCase().startsWith(`${s}://`))
           ? urlCredentialProblem(value, { instead })
-          : `must be a ${schemes.join(" or ")} URL`);
+          : `must be a ${schemes.join(" or ")} URL`) ?? textProblem(value, 2048);
       if (problem) ctx.addIssue({ code: "custom", message: problem });
     });
 
@@ -195,11 +195,10 @@ const libvirtHost = z.strictObject({
     .regex(/^[a-z][a-z0-9+]*:\/\//, "must be a libvirt URI such as qemu:///system or qemu+ssh://root@kvm-01/system")
     .superRefine((uri, ctx) => {
       const problem =
-        textProblem(uri, 2048) ??
         urlCredentialProblem(uri, {
           instead: "TF_VAR_libvirt_uri_<host> (or use SSH keys: qemu+ssh://user@host/system)",
           allowUser: true,
-        });
+        }) ?? textProblem(uri, 2048);
       if (problem) ctx.addIssue({ code: "custom", message: problem });
     })
     .optional(),

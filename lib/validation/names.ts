@@ -5,6 +5,7 @@
  * schema and the constructs both check with these, so a fleet file and a TypeScript app get the same answer.
  */
 import { Token } from "cdktf";
+import { urlHasPassword } from "./url-credentials";
 
 /** Bounds from the systems that take the values, so no input can make synth slow or fail half-way. */
 export const NAME_LIMITS = {
@@ -54,7 +55,18 @@ export function textProblem(text: string, max: number = NAME_LIMITS.text): strin
   const bad = unsafeCharacter(text);
   if (bad) return `must be one line of printable text; it holds the control character ${bad}`;
   if (text.length > max) return `is ${text.length} characters long; the limit is ${max}`;
-  return undefined;
+  return passwordProblem(text);
+}
+
+/**
+ * A URL with a password anywhere in a value would be committed with the fleet file and copied into cdk.tf.json and
+ * logs; no setting needs one (each service reads its credentials from the environment).
+ */
+export function passwordProblem(text: string): string | undefined {
+  const urls = text.match(/[A-Za-z][A-Za-z0-9+.-]*:\/\/\S+/g) ?? [];
+  return urls.some(urlHasPassword)
+    ? "holds a URL with a password (user:password@): the fleet file is committed, so keep the password out of it and give it to the tool that needs it through its environment (README, Credentials)"
+    : undefined;
 }
 
 /** Why `text` is not a multi-line document (tabs and newlines allowed) of at most `max` characters. */
@@ -63,7 +75,7 @@ export function documentProblem(text: string, max: number = NAME_LIMITS.document
   const bad = unsafeCharacter(text, true);
   if (bad) return `holds the control character ${bad}; only tabs and newlines are allowed`;
   if (text.length > max) return `is ${text.length} characters long; the limit is ${max}`;
-  return undefined;
+  return passwordProblem(text);
 }
 
 const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._:-]*[A-Za-z0-9])?$/;

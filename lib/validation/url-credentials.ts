@@ -18,15 +18,9 @@ export function urlCredentialProblem(url: string, options: UrlCredentialOptions)
   const fix = `; leave it out and set ${options.instead} where Terraform runs`;
   const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(url);
   const rest = scheme ? url.slice(scheme[0].length) : url;
-  const authority = rest.split(/[/?#]/)[0];
-  const at = authority.lastIndexOf("@");
-  if (at >= 0) {
-    if (authority.slice(0, at).includes(":")) return `holds a password (user:password@)${fix}`;
-    if (!options.allowUser) return `holds a user name or token before @${fix}`;
-  } else if (/:[^:]*[^0-9:][^:]*$/.test(authority) && /@/.test(rest.split(/[?#]/)[0])) {
-    // `user:pa/ss@host`: a / in the password ends the authority early, leaving `user:pa` where host:port would be.
-    return `holds a password (user:password@)${fix}`;
-  }
+  const userInfo = userInfoOf(rest);
+  if (userInfo?.includes(":")) return `holds a password (user:password@)${fix}`;
+  if (userInfo !== undefined && !options.allowUser) return `holds a user name or token before @${fix}`;
   const query = /\?([^#]*)/.exec(rest)?.[1] ?? "";
   for (const pair of query.split("&")) {
     const key = decodeURIComponentSafe(pair.split("=")[0]);
@@ -41,4 +35,28 @@ function decodeURIComponentSafe(text: string): string {
   } catch {
     return text;
   }
+}
+
+/** Whether `url` (with or without its scheme) holds user:password@. */
+export function urlHasPassword(url: string): boolean {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(url);
+  return !!userInfoOf(scheme ? url.slice(scheme[0].length) : url)?.includes(":");
+}
+
+/**
+ * The user info of a URL after its scheme, or undefined. It ends at an @ that a host name follows; a password may
+ * hold / ? or #, which end the authority in a well-formed URL, so the @ is looked for across the whole text.
+ */
+function userInfoOf(rest: string): string | undefined {
+  for (let at = rest.indexOf("@"); at >= 0; at = rest.indexOf("@", at + 1)) {
+    const host = rest.slice(at + 1).split(/[/?#\s]/)[0];
+    if (!/^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d+)?$/.test(host)) continue;
+    const userInfo = rest.slice(0, at);
+    const colon = userInfo.indexOf(":");
+    // `host:8443/api/a@b` is a port and a path with an @ in it; `host/x?mail=a@b` a query: neither is user info.
+    if (colon >= 0 && /^\d+[/?#]/.test(userInfo.slice(colon + 1))) continue;
+    if (colon < 0 && /[/?#]/.test(userInfo)) continue;
+    return userInfo;
+  }
+  return undefined;
 }
