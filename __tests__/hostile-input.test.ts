@@ -94,6 +94,9 @@ const kvmVm = (host = "kvm-01", name = "desk") => ({
   libvirt: { baseImage: "/var/lib/libvirt/images/base.qcow2" },
 });
 
+/** The Terraform CLI: $TERRAFORM (npm run e2e sets it from scripts/terraform.sh), else terraform on PATH. */
+const TERRAFORM = process.env.TERRAFORM ?? "terraform";
+
 const noTrace = (stderr: string) => expect(stderr).not.toMatch(/^\s+at /m);
 
 describe("Terraform interpolation: fleet strings reach Terraform literally", () => {
@@ -133,7 +136,7 @@ describe("Terraform interpolation: fleet strings reach Terraform literally", () 
     expect(vm.datastore_id).toMatch(/^\$\{data\.vsphere_datastore\./);
   });
 
-  const terraform = spawnSync("terraform", ["version"], { encoding: "utf8" });
+  const terraform = spawnSync(TERRAFORM, ["version"], { encoding: "utf8" });
   // Required in the e2e tier (npm run e2e); elsewhere it runs where a terraform binary is on PATH.
   const haveTerraform = terraform.status === 0 || !!process.env.GPU_PASSTHROUGH_E2E;
   (haveTerraform ? test : test.skip)(
@@ -151,8 +154,8 @@ describe("Terraform interpolation: fleet strings reach Terraform literally", () 
       writeFileSync(join(dir, "main.tf.json"), JSON.stringify({ output }));
       const env = { ...process.env, TF_CLI_CONFIG_FILE: join(dir, "none.tfrc"), CHECKPOINT_DISABLE: "1" };
       writeFileSync(join(dir, "none.tfrc"), "");
-      spawnSync("terraform", ["init", "-input=false", "-no-color"], { cwd: dir, env, encoding: "utf8" });
-      const apply = spawnSync("terraform", ["apply", "-auto-approve", "-input=false", "-no-color"], {
+      spawnSync(TERRAFORM, ["init", "-input=false", "-no-color"], { cwd: dir, env, encoding: "utf8" });
+      const apply = spawnSync(TERRAFORM, ["apply", "-auto-approve", "-input=false", "-no-color"], {
         cwd: dir,
         env,
         encoding: "utf8",
@@ -163,13 +166,13 @@ describe("Terraform interpolation: fleet strings reach Terraform literally", () 
       // Without the failing raw values, every escaped value comes back as written.
       const escapedOnly = Object.fromEntries(Object.entries(output).filter(([k]) => k.startsWith("escaped_")));
       writeFileSync(join(dir, "main.tf.json"), JSON.stringify({ output: { ...escapedOnly, raw_0: output.raw_0 } }));
-      const ok = spawnSync("terraform", ["apply", "-auto-approve", "-input=false", "-no-color"], {
+      const ok = spawnSync(TERRAFORM, ["apply", "-auto-approve", "-input=false", "-no-color"], {
         cwd: dir,
         env,
         encoding: "utf8",
       });
       expect(ok.status).toBe(0);
-      const read = spawnSync("terraform", ["output", "-json"], { cwd: dir, env, encoding: "utf8" });
+      const read = spawnSync(TERRAFORM, ["output", "-json"], { cwd: dir, env, encoding: "utf8" });
       const got = JSON.parse(read.stdout) as Record<string, { value: string }>;
       values.forEach((v, i) => expect(got[`escaped_${i}`].value).toBe(v));
       // The raw template read /etc/passwd: what a host name like this did at plan before.
