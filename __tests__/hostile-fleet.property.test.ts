@@ -857,14 +857,14 @@ describe("hostile strings in any string field", () => {
     const names = injections(injection(NAME_FIELDS, nameLike, ["replace"]), 2);
     fc.assert(
       fc.property(shrinkable(names, 20), (injs) => check(runInProcess(fleetYaml(injs)), injs)),
-      { numRuns: 40, examples: [[[FOUND.constructorSite]]] },
+      { numRuns: 36, examples: [[[FOUND.constructorSite]]] },
     );
   }, 60_000);
 
   test("in process: the same invariants, more runs", () => {
     fc.assert(
       fc.property(shrinkable(anyFields, 20), (injs) => check(runInProcess(fleetYaml(injs)), injs)),
-      { numRuns: 70 },
+      { numRuns: 50 },
     );
   }, 120_000);
 });
@@ -930,7 +930,7 @@ describe("credentials in URLs", () => {
         checkCredential(field, "replace", credential),
       ),
       {
-        numRuns: 40,
+        numRuns: 30,
         examples: [FOUND.passwordWithQuestionMark, FOUND.passwordWithHash].map((f): [[Path, Credential]] => [
           [f.field, f.credential],
         ]),
@@ -1092,7 +1092,7 @@ describe("beyond the listed invariants", () => {
       2,
     );
     fc.assert(fc.property(shrinkable(injs, 20), checkCloudInit), {
-      numRuns: 30,
+      numRuns: 25,
       examples: [[[FOUND.booleanHostName]], [[FOUND.sexagesimalHostName]]],
     });
   }, 60_000);
@@ -1109,7 +1109,7 @@ describe("beyond the listed invariants", () => {
       )
       .map(([a, c, b]) => a + c + b);
     fc.assert(fc.property(shrinkable(injection(FIELDS, control), 20), checkProblemText), {
-      numRuns: 40,
+      numRuns: 30,
       examples: [[FOUND.newlineInAddress], [FOUND.escapeInModel]],
     });
   }, 60_000);
