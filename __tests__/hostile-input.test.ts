@@ -341,7 +341,7 @@ describe("credentials in URLs are refused with the variable to use", () => {
     expect(problems).toEqual([
       expect.stringMatching(/^sites\[0\]\.state\.endpoint .*holds a password/),
       expect.stringMatching(
-        /^vms\[0\]\.vsphere\.annotation .*holds a URL with a password .*keep the password out of it/,
+        /^vms\[0\]\.vsphere\.annotation .*holds a URL with a password or token .*keep the secret out of it/,
       ),
     ]);
     expect(problems.join("\n")).not.toMatch(/Sx\?0Ab|Tok#en1/);
@@ -415,6 +415,22 @@ describe("no stack trace, one round", () => {
     );
     noTrace(bad.stderr);
     expect(bad.files().size).toBe(0);
+  });
+
+  test("echoed values cannot forge problem lines, secrets in any URL are refused, and a site cannot be 'constructor'", () => {
+    const run = synth({
+      sites: [{ ...vsphereSite, name: "constructor" }],
+      hosts: [{ ...vsphereHost(), site: "constructor", gpus: [{ address: "3b:00.0\n  - forged", model: "x" }] }],
+      vms: [vsphereVm({}, { annotation: "https://ci.example.com/x?private_token=glpat-SECRET1" })],
+    });
+    expect(run.status).toBe(1);
+    noTrace(run.stderr);
+    expect(run.stderr).not.toMatch(/^ {2}- forged/m);
+    expect(run.stderr).toMatch(/sites\[0\]\.name \(line \d+\): is a name every JavaScript object has/);
+    expect(run.stderr).toMatch(/hosts\[0\]\.gpus\[0\]\.address \(line \d+\): must be one line of printable text/);
+    expect(run.stderr).toMatch(/vms\[0\]\.vsphere\.annotation \(line \d+\): holds a URL with a password or token/);
+    expect(run.stderr).not.toContain("glpat-SECRET1");
+    expect(run.files().size).toBe(0);
   });
 
   test.each([

@@ -21,9 +21,20 @@ export class PassthroughValidationError extends Error {
     public readonly problems: readonly string[],
     heading = "GPU passthrough configuration has problems",
   ) {
-    super(`${heading} (${problems.length}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(`${heading} (${problems.length}):\n${problems.map((p) => `  - ${printable(p)}`).join("\n")}`);
     this.name = "PassthroughValidationError";
   }
+}
+
+/**
+ * A problem as one line of text: values echoed from the user's input may hold newlines or terminal escapes, which
+ * would forge extra problem lines or rewrite the terminal. They are shown escaped (`\n`, `\u001b`).
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this escapes
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) =>
+    c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 const selfDescribing = new WeakSet<object>();

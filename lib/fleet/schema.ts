@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { parseDatastorePath } from "../backends/vsphere/horizon";
 import { VSPHERE_LIMITS } from "../backends/vsphere/limits";
+import { isPrototypeName } from "../construct-ids";
 import { resolveGpuModel } from "../gpu/resolve";
 import { PciAddress } from "../pci/address";
 import {
@@ -46,7 +47,12 @@ const pciAddress = z
         : 'must be a PCI address in quotes, e.g. "0000:3b:00.0" (as lspci -D shows it)',
   })
   .superRefine((value, ctx) => {
-    const parsed = PciAddress.tryParse(value);
+    // Text checks first: the parser's message repeats the value, which must not be a secret or a control character.
+    const parsed =
+      textProblem(value, 64) ??
+      (/^[0-9A-Fa-f:.]+$/.test(value)
+        ? PciAddress.tryParse(value)
+        : 'is not a PCI address: write it as domain:bus:slot.function in hex, e.g. "0000:3b:00.0" (as lspci -D shows it)');
     if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
   });
 
@@ -66,6 +72,8 @@ const urlWithoutCredentials = (instead: string, schemes: readonly string[]) =>
 
 /** A catalog id, checked here so that an unknown model is reported with the file's other problems. */
 const catalogId = name.superRefine((id, ctx) => {
+  // The text's own problem is reported already; the catalog's message would repeat the value.
+  if (textProblem(id)) return;
   const resolved = resolveGpuModel(id);
   if (Array.isArray(resolved)) resolved.forEach((message) => ctx.addIssue({ code: "custom", message }));
 });
@@ -164,7 +172,9 @@ const site = z.strictObject({
       /^[a-z][a-z0-9-]*$/,
       "must be lower-case letters, digits and dashes, starting with a letter (it names the stack)",
     )
-    .max(NAME_LIMITS.siteName, `has at most ${NAME_LIMITS.siteName} characters (it names the stack)`),
+    .max(NAME_LIMITS.siteName, `has at most ${NAME_LIMITS.siteName} characters (it names the stack)`)
+    // Stacks are constructs of the app, and constructs cannot hold a child named like a property of every object.
+    .refine((site) => !isPrototypeName(site), "is a name every JavaScript object has (constructor): choose another"),
   vsphere: z
     .strictObject({
       /** vCenter address. Credentials come from VSPHERE_USER / VSPHERE_PASSWORD, never from this file. */

@@ -5,7 +5,7 @@
  * schema and the constructs both check with these, so a fleet file and a TypeScript app get the same answer.
  */
 import { Token } from "cdktf";
-import { urlHasPassword } from "./url-credentials";
+import { urlHasSecret } from "./url-credentials";
 
 /** Bounds from the systems that take the values, so no input can make synth slow or fail half-way. */
 export const NAME_LIMITS = {
@@ -59,13 +59,13 @@ export function textProblem(text: string, max: number = NAME_LIMITS.text): strin
 }
 
 /**
- * A URL with a password anywhere in a value would be committed with the fleet file and copied into cdk.tf.json and
+ * A URL with a password or token anywhere in a value would be committed with the fleet file and copied into cdk.tf.json and
  * logs; no setting needs one (each service reads its credentials from the environment).
  */
 export function passwordProblem(text: string): string | undefined {
   const urls = text.match(/[A-Za-z][A-Za-z0-9+.-]*:\/\/\S+/g) ?? [];
-  return urls.some(urlHasPassword)
-    ? "holds a URL with a password (user:password@): the fleet file is committed, so keep the password out of it and give it to the tool that needs it through its environment (README, Credentials)"
+  return urls.some(urlHasSecret)
+    ? "holds a URL with a password or token (user:password@, ?private_token=...): the fleet file is committed, so keep the secret out of it and give it to the tool that needs it through its environment (README, Credentials)"
     : undefined;
 }
 

@@ -37,10 +37,16 @@ function decodeURIComponentSafe(text: string): string {
   }
 }
 
-/** Whether `url` (with or without its scheme) holds user:password@. */
-export function urlHasPassword(url: string): boolean {
+/** Query parameters that are secrets whatever the service (a `key` may be a plain lookup key elsewhere). */
+const SURE_SECRET_PARAM = /pass|pwd|token|secret|signature|credential|^sig$/i;
+
+/** Whether `url` holds user:password@ or a query parameter that is surely a secret (`private_token`, `password`). */
+export function urlHasSecret(url: string): boolean {
   const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(url);
-  return !!userInfoOf(scheme ? url.slice(scheme[0].length) : url)?.includes(":");
+  const rest = scheme ? url.slice(scheme[0].length) : url;
+  if (userInfoOf(rest)?.includes(":")) return true;
+  const query = /\?([^#\s]*)/.exec(rest)?.[1] ?? "";
+  return query.split("&").some((pair) => SURE_SECRET_PARAM.test(decodeURIComponentSafe(pair.split("=")[0])));
 }
 
 /**
