@@ -852,7 +852,7 @@ describe("hostile strings in any string field", () => {
     );
   }, 120_000);
 
-  // FAILS (lib bug, reported): a site named "constructor" is an internal error with a stack trace, not a problem.
+  // Found: a site named "constructor" was an internal error with a stack trace, not a problem.
   test("in process: names (sites, hosts, VMs, variables) that clash or look reserved", () => {
     const names = injections(injection(NAME_FIELDS, nameLike, ["replace"]), 2);
     fc.assert(
@@ -938,8 +938,8 @@ describe("credentials in URLs", () => {
     );
   }, 60_000);
 
-  // FAILS (lib bug, reported): a query-string token (?private_token=) in a free-text field is accepted and written to
-  // cdk.tf.json; in a PCI address, GPU model, vcpuPins, hosts[].site or vms[].host it is echoed in the problem list.
+  // Found: a query-string token (?private_token=) in a free-text field was accepted and written to cdk.tf.json; in a
+  // PCI address, GPU model, vcpuPins, hosts[].site or vms[].host it was echoed in the problem list.
   test("in any other string field: refused, and the secret is in neither the problems nor any file", () => {
     fc.assert(
       fc.property(
@@ -1097,8 +1097,8 @@ describe("beyond the listed invariants", () => {
     });
   }, 60_000);
 
-  // FAILS (lib bug, reported): a rejected PCI address or GPU model id is echoed raw (newline, CR, NUL, ESC, DEL, NEL,
-  // U+202E, U+2028).
+  // Found: a rejected PCI address or GPU model id was echoed raw (newline, CR, NUL, ESC, DEL, NEL, U+202E, U+2028),
+  // so a value could forge a problem line.
   test("problem lists echo no raw control or bidi character from the fleet", () => {
     // Values that hold one such character somewhere, in any field: the refusal must show it escaped or not at all.
     const control = fc
