@@ -11,13 +11,7 @@ PACKAGES="libvirt-daemon-system qemu-system-x86 ovmf libvirt-clients tini"
 WAIT_S=60
 PATH="$PATH:/usr/sbin:/sbin"
 
-if [ "$(id -u)" = 0 ]; then
-  as_root=""
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-  as_root="sudo"
-else
-  as_root="none"
-fi
+. "$(dirname "$0")/as-root.sh"
 
 missing=""
 for tool in virsh libvirtd virtlogd qemu-system-x86_64 tini; do

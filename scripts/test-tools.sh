@@ -7,13 +7,7 @@ if command -v virt-xml-validate >/dev/null 2>&1 && command -v xmllint >/dev/null
   exit 0
 fi
 if command -v apt-get >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    as_root=""
-  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    as_root="sudo"
-  else
-    as_root="none"
-  fi
+  . "$(dirname "$0")/as-root.sh"
   if [ "$as_root" != none ]; then
     echo "test tools: installing libvirt-clients and libxml2-utils (for virt-xml-validate)"
     $as_root apt-get update -qq >/dev/null
