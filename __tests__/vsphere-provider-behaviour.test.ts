@@ -374,10 +374,16 @@ test("a fleet file's toolsIso that is not a datastore path is refused at its key
     "    vsphere:",
     "      template: win11",
     "      customize: { windows: { computerName: DESK, adminPasswordVariable: pw } }",
-    "      horizon: { toolsIso: 'https://u:s3cr3t@files.example.com/windows.iso' }",
+    "      horizon: { toolsIso: 'https://files.example.com/windows.iso' }",
   ].join("\n");
   expect(fleetProblems(yaml)).toEqual([
     'vms[0].vsphere.horizon.toolsIso (line 12): must be a datastore path as the vSphere Client shows it, e.g. "[datastore1] iso/VMware-tools-windows.iso"',
   ]);
+  // A URL with a password gets one problem, which does not repeat it.
+  const withSecret = fleetProblems(yaml.replace("https://", "https://u:s3cr3t@"));
+  expect(withSecret).toEqual([
+    expect.stringMatching(/^vms\[0\]\.vsphere\.horizon\.toolsIso \(line 12\): holds a URL with a password/),
+  ]);
+  expect(withSecret.join("\n")).not.toContain("s3cr3t");
   expect(fleetProblems(yaml.replace(/'https:[^']+'/, "'[iso] windows.iso'"))).toEqual([]);
 });

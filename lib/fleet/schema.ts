@@ -301,7 +301,8 @@ const vsphereVm = z.strictObject({
       /** The Tools ISO as "[datastore] path": the install runs at the first logon. @default a step in the template */
       toolsIso: name
         .refine(
-          (iso) => parseDatastorePath(iso) !== undefined,
+          // A value with a text problem has its one message already.
+          (iso) => textProblem(iso) !== undefined || parseDatastorePath(iso) !== undefined,
           'must be a datastore path as the vSphere Client shows it, e.g. "[datastore1] iso/VMware-tools-windows.iso"',
         )
         .optional(),
