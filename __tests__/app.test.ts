@@ -46,6 +46,12 @@ describe("the example fleet app", () => {
   const run = runApp();
   const stack = (name: string) => JSON.parse(readFileSync(join(run.out, "stacks", name, "cdk.tf.json"), "utf8"));
 
+  test("needs no terraform binary: synth runs where none is installed (cdktf's DataResource ran `terraform version` per VM)", () => {
+    const run = runApp({ PATH: "/nonexistent" });
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+  });
+
   test("writes one stack per site", () => {
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);

@@ -8,9 +8,10 @@ import {
   VirtualMachineClone,
   VirtualMachineCloneCustomize,
 } from "@cdktf/provider-vsphere/lib/virtual-machine";
-import { DataResource, Fn, IResolvable, ITerraformDependable, Token } from "cdktf";
+import { Fn, IResolvable, ITerraformDependable, Token } from "cdktf";
 import type { VmBackendSetting } from "../backend";
 import { MmioRequirement } from "../../mmio";
+import { TerraformData } from "../../terraform-data";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { DYNAMIC_DIRECTPATH_IGNORED, DYNAMIC_DIRECTPATH_SETTING } from "./directpath";
@@ -160,8 +161,8 @@ export function vsphereVmSettings(vm: GpuPassthroughVm): VmBackendSetting[] {
  * do the same but also replaces every VM deployed or imported without it (ForceNew from unset to set); a new
  * terraform_data is only created, which triggers nothing (checked with Terraform 1.11).
  */
-function renderPlacement(vm: GpuPassthroughVm, where: VmPlacement["where"]): DataResource {
-  return new DataResource(vm, "placement", terraformLiteral({ input: { ...where } }));
+function renderPlacement(vm: GpuPassthroughVm, where: VmPlacement["where"]): TerraformData {
+  return new TerraformData(vm, "placement", terraformLiteral({ input: { ...where } }));
 }
 
 function renderClone(templateUuid: string, opts: VsphereVmOptions): VirtualMachineClone {

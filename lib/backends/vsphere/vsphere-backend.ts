@@ -3,10 +3,10 @@
  */
 import { DataVsphereHost } from "@cdktf/provider-vsphere/lib/data-vsphere-host";
 import { DataVsphereHostPciDevice } from "@cdktf/provider-vsphere/lib/data-vsphere-host-pci-device";
-import { DataResource } from "cdktf";
 import type { HostGpu, PassthroughHost } from "../../host";
 import { isLargeBar } from "../../mmio";
 import { mappedMib } from "../../gpu/model";
+import { TerraformData } from "../../terraform-data";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { Problem } from "../../problems";
@@ -63,7 +63,7 @@ export class VsphereHostBinding implements HostBinding {
   /** `data.vsphere_host` for the ESXi host: its id and root resource pool. */
   public readonly hostData: DataVsphereHost;
   /** The opt-in `terraform_data` that runs the DirectPath toggles, when `enableDirectPath` is `govc`. */
-  public readonly directPathRunner?: DataResource;
+  public readonly directPathRunner?: TerraformData;
   /** `data.vsphere_host_pci_device` of each GPU declared by match, by the GPU's key. */
   public readonly pciDeviceLookups = new Map<string, DataVsphereHostPciDevice>();
 
@@ -88,7 +88,7 @@ export class VsphereHostBinding implements HostBinding {
     if (props.enableDirectPath === "govc") {
       const commands = this.hostSteps().flatMap((s) => (s.command ? [s.command] : []));
       if (commands.length) {
-        this.directPathRunner = new DataResource(
+        this.directPathRunner = new TerraformData(
           host,
           "enable-directpath",
           terraformLiteral({
