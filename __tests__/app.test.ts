@@ -3,9 +3,9 @@
  * `npm test` builds dist/ first.
  */
 import { spawnSync } from "child_process";
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
-import { join, relative } from "path";
-import { tempDir } from "./temp";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "fs";
+import { join } from "path";
+import { filesUnder, tempDir } from "./temp";
 
 const root = join(__dirname, "..");
 const mainJs = join(root, "dist", "main.js");
@@ -27,19 +27,6 @@ function runBrokenFleet(edit: (text: string) => string) {
   const file = join(tempDir("gpt-fleet-"), "fleet.yaml");
   writeFileSync(file, edit(readFileSync(exampleFleet, "utf8")));
   return runApp({}, file);
-}
-
-function filesUnder(dir: string): Map<string, string> {
-  const files = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else files.set(relative(dir, p), readFileSync(p, "utf8"));
-    }
-  };
-  walk(dir);
-  return files;
 }
 
 describe("the example fleet app", () => {
@@ -107,8 +94,9 @@ describe("synthesis", () => {
     const filesA = filesUnder(a.out);
     const filesB = filesUnder(b.out);
     expect([...filesA.keys()].sort()).toEqual([...filesB.keys()].sort());
-    for (const [name, content] of filesA) {
-      expect(content).toBe(filesB.get(name));
+    for (const [name, bytes] of filesA) {
+      expect(bytes.equals(filesB.get(name) ?? Buffer.alloc(0))).toBe(true);
+      const content = bytes.toString("utf8");
       expect(content).not.toContain(a.cwd);
       expect(content).not.toContain(root);
     }

@@ -4,12 +4,12 @@
  * secret from the environment, and byte-identical output wherever it runs.
  */
 import { spawnSync } from "child_process";
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
-import { join, relative } from "path";
+import { join } from "path";
 import { FleetFileError, parseFleet } from "../lib/fleet/load";
 import { fleetProblems } from "./fleet-helpers";
-import { tempDir } from "./temp";
+import { filesUnder, tempDir } from "./temp";
 
 const root = join(__dirname, "..");
 const mainJs = join(root, "dist", "main.js");
@@ -54,20 +54,6 @@ function writeFleet(yaml: string): string {
   const file = join(tempDir("gpt-fleet-"), "fleet.yaml");
   writeFileSync(file, yaml);
   return file;
-}
-
-/** Every file under `dir`, by path relative to it, as bytes. */
-function filesUnder(dir: string): Map<string, Buffer> {
-  const files = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else files.set(relative(dir, p), readFileSync(p));
-    }
-  };
-  walk(dir);
-  return files;
 }
 
 const rtx3080Host = (name: string, site: string, libvirtExtra = "") => `  - name: ${name}

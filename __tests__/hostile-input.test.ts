@@ -4,8 +4,8 @@
  * runs as root); it must now be refused at its key, with nothing written, or rendered harmless.
  */
 import { spawnSync } from "child_process";
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
-import { dirname, join, relative } from "path";
+import { existsSync, readFileSync, writeFileSync } from "fs";
+import { dirname, join } from "path";
 import { stringify } from "yaml";
 import { TerraformStack, Testing } from "cdktf";
 import { PassthroughHost } from "../lib/host";
@@ -16,7 +16,7 @@ import { appProblems } from "../lib/validation/app";
 import { readFleet } from "../lib/fleet/load";
 import { resolveState } from "../lib/fleet/layout";
 import { fleetProblems } from "./fleet-helpers";
-import { tempDir } from "./temp";
+import { filesUnder, tempDir } from "./temp";
 
 const mainJs = join(__dirname, "..", "dist", "main.js");
 
@@ -32,16 +32,8 @@ function synth(fleet: string | object, env: Record<string, string> = {}) {
     env: { PATH: process.env.PATH ?? "", FLEET_FILE: join(cwd, "fleet.yaml"), CDKTF_OUTDIR: out, ...env },
     encoding: "utf8",
   });
-  const files = (): Map<string, string> => {
-    const found = new Map<string, string>();
-    const walk = (d: string) => {
-      for (const name of readdirSync(d)) {
-        const p = join(d, name);
-        if (statSync(p).isDirectory()) walk(p);
-        else found.set(relative(cwd, p), readFileSync(p, "utf8"));
-      }
-    };
-    walk(cwd);
+  const files = (): Map<string, Buffer> => {
+    const found = filesUnder(cwd);
     found.delete("fleet.yaml");
     return found;
   };

@@ -3,9 +3,9 @@
  * afterAll). Without it `npm test` left about 80 directories in the OS temp dir.
  */
 import { Testing } from "cdktf";
-import { mkdtempSync, rmSync } from "fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "fs";
 import { tmpdir } from "os";
-import { join } from "path";
+import { join, relative } from "path";
 
 const made: string[] = [];
 
@@ -34,4 +34,18 @@ export function cleanUpCdktfTestingOutdirs(): void {
     made.push(outdir);
     return outdir;
   };
+}
+
+/** Every file under `dir`, by path relative to it, as bytes, in sorted order. */
+export function filesUnder(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else files.set(relative(dir, p), readFileSync(p));
+    }
+  };
+  walk(dir);
+  return files;
 }
