@@ -2,6 +2,8 @@
  * A problem found before deploy. Every rule reports problems of this shape so that all of them can be listed
  * at once, each saying what is wrong, with which VM/host/device, and how to fix it.
  */
+import { escapeUnsafe } from "./text";
+
 export interface Problem {
   /** Who has the problem, as the user named it: `VM "ml-01"`, `host "esx-01"`, `vms[2].gpus[0]`. */
   readonly subject: string;
@@ -28,13 +30,10 @@ export class PassthroughValidationError extends Error {
 
 /**
  * A problem as one line of text: values echoed from the user's input may hold newlines or terminal escapes, which
- * would forge extra problem lines or rewrite the terminal. They are shown escaped (`\n`, `\u001b`).
+ * would forge extra problem lines or rewrite the terminal. They are shown escaped.
  */
 export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what this escapes
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) =>
-    c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return escapeUnsafe(text);
 }
 
 const selfDescribing = new WeakSet<object>();

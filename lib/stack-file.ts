@@ -8,6 +8,7 @@ import { ISynthesisSession, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { dirname, join, resolve, sep } from "path";
+import { isUnsafeCodePoint } from "./text";
 
 export interface StackFileProps {
   /** Path relative to the stack's output directory, e.g. `domains/ws-01.xml`. */
@@ -32,8 +33,8 @@ export function outputPathProblem(path: string): string | undefined {
   const segments = path.split("/");
   if (path.startsWith("/") || segments.some((s) => s === "" || s === "." || s === ".."))
     return "must be a relative path inside the stack directory, without empty, . or .. segments";
-  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
-  if (/[\u0000-\u001f\u007f\\]/.test(path)) return "holds a control character or a backslash";
+  if ([...path].some((c) => c === "\\" || isUnsafeCodePoint(c.codePointAt(0) ?? 0)))
+    return "holds a control character or a backslash";
   const long = segments.find((s) => Buffer.byteLength(s) > 255);
   if (long) return `has a name of ${Buffer.byteLength(long)} bytes; file systems take 255`;
   return undefined;

@@ -10,6 +10,7 @@
  * text that leaves this module (values, names, paths in problems) goes through {@link sanitizeText}, so that
  * control characters reach neither the terminal nor the JSON.
  */
+import { escapeUnsafe } from "../text";
 import { existsSync, readdirSync, readlinkSync, realpathSync, statSync } from "fs";
 import { basename, dirname, join } from "path";
 import { parseClass } from "./pci-class";
@@ -199,42 +200,9 @@ export const MAX_VALUE_CHARS = 256;
 const MAX_CMDLINE_CHARS = 4096;
 const MAX_PROBLEM_CHARS = 1024;
 
-/**
- * Text made safe to print: C0 controls, DEL, C1 controls (U+0080-U+009F, CSI among them), bidirectional overrides
- * and line separators are shown as escapes (`\x1b`, `\n`, `\u202e`), so that a file holding an ANSI sequence or a
- * newline cannot repaint the terminal or forge a line of the report. Backslashes stay as they are (kernel command
- * lines hold paths like `initrd=\amd-ucode.img`). Longer than `maxChars` after escaping: cut, ending in `…`.
- */
+/** Text made safe to print (see lib/text.ts), cut at `maxChars`. */
 export function sanitizeText(text: string, maxChars = MAX_VALUE_CHARS): string {
-  const pieces: string[] = [];
-  let length = 0;
-  const chars = [...text];
-  for (let i = 0; i < chars.length; i++) {
-    const piece = escapeChar(chars[i]);
-    // The ellipsis takes one character: stop where the rest would not fit with it.
-    const last = i === chars.length - 1;
-    if (length + piece.length > (last ? maxChars : maxChars - 1)) {
-      pieces.push("…");
-      break;
-    }
-    pieces.push(piece);
-    length += piece.length;
-  }
-  return pieces.join("");
-}
-
-const NAMED_ESCAPES: Readonly<Record<string, string>> = { "\t": "\\t", "\n": "\\n", "\r": "\\r" };
-
-function escapeChar(c: string): string {
-  const code = c.codePointAt(0) ?? 0;
-  if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) {
-    return NAMED_ESCAPES[c] ?? `\\x${code.toString(16).padStart(2, "0")}`;
-  }
-  // Bidirectional marks, embeddings, overrides and isolates, and the Unicode line and paragraph separators.
-  if (code === 0x200e || code === 0x200f || (code >= 0x2028 && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) {
-    return `\\u${code.toString(16).padStart(4, "0")}`;
-  }
-  return c;
+  return escapeUnsafe(text, maxChars);
 }
 
 /** A directory entry: its name as shown, and its path under the root as it really is (for reading). */

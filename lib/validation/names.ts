@@ -5,6 +5,7 @@
  * schema and the constructs both check with these, so a fleet file and a TypeScript app get the same answer.
  */
 import { Token } from "cdktf";
+import { isUnsafeCodePoint } from "../text";
 import { urlHasSecret } from "./url-credentials";
 
 /** Bounds from the systems that take the values, so no input can make synth slow or fail half-way. */
@@ -34,15 +35,7 @@ export function unsafeCharacter(text: string, allowNewlines = false): string | u
   for (const ch of text) {
     const code = ch.codePointAt(0) ?? 0;
     if (allowNewlines && (ch === "\n" || ch === "\t")) continue;
-    if (
-      code < 0x20 ||
-      (code >= 0x7f && code <= 0x9f) ||
-      code === 0x2028 ||
-      code === 0x2029 ||
-      (code >= 0x202a && code <= 0x202e) ||
-      (code >= 0x2066 && code <= 0x2069) ||
-      code === 0xfeff
-    ) {
+    if (isUnsafeCodePoint(code)) {
       return `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
     }
   }
