@@ -4,8 +4,8 @@ module.exports = {
   roots: ["<rootDir>/__tests__"],
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.tsx?$": ["ts-jest", { tsconfig: "tsconfig.test.json" }] },
-  // The libvirt bindings exist only compiled (dist/.gen, made by scripts/libvirt-bindings.js): sources import them
+  // Provider bindings exist only compiled (dist/.gen, made by scripts/provider-bindings.js): sources import them
   // by a path that tsc's rootDirs resolves to dist/.gen; jest needs the same redirection.
-  moduleNameMapper: { "^(?:\\.\\./)+\\.gen/providers/libvirt/(.*)$": "<rootDir>/dist/.gen/providers/libvirt/$1" },
+  moduleNameMapper: { "^(?:\\.\\./)+\\.gen/providers/(.*)$": "<rootDir>/dist/.gen/providers/$1" },
   setupFilesAfterEnv: ["<rootDir>/setup.js"],
 };
