@@ -2,9 +2,11 @@
  * The rules that turn one planned change into what a reviewer needs to know (in place, reboot, replace, create,
  * delete, an update the provider cannot apply), the GPUs a VM holds in a plan, and the plan parser's refusals.
  */
-import { VSPHERE_POWER_OFF, changedAttributes, classifyChange, vmPciFunctions } from "../lib/report/classify";
+import { VSPHERE_POWER_OFF } from "../lib/backends/vsphere/plan-reading";
+import { changedAttributes, classifyChange } from "../lib/report/classify";
 import { compactFunctions } from "../lib/report/markdown";
 import { PlanChange, PlanError, PlanResourceChange, effectiveChanges, parsePlan } from "../lib/report/plan";
+import { isVmType, vmPciFunctions } from "../lib/report/readings";
 
 function rc(type: string, change: Partial<PlanChange> & Pick<PlanChange, "actions">, extra = {}): PlanResourceChange {
   return {
@@ -328,6 +330,41 @@ describe("actions", () => {
       }),
     );
     expect(effectiveChanges(plan).map((c) => c.change.actions)).toEqual([["update"]]);
+  });
+});
+
+describe("a resource type no hypervisor's plan reading knows", () => {
+  const other = (change: Partial<PlanChange> & Pick<PlanChange, "actions">, extra = {}) =>
+    rc("example_machine", change, extra);
+
+  test("an update is told in Terraform's words: in place, values not shown, nested blocks named whole", () => {
+    const c = classifyChange(
+      other({
+        actions: ["update"],
+        before: { cpus: 4, disk: [{ size: 1 }], labels: { team: "a" } },
+        after: { cpus: 8, disk: [{ size: 2 }], labels: { team: "b" } },
+      }),
+    );
+    expect(c).toEqual({
+      kind: "update-in-place",
+      why: "cpus, disk, labels change in place",
+      attributes: [{ path: "cpus" }, { path: "disk" }, { path: "labels.team" }],
+    });
+  });
+
+  test("a replacement gives Terraform's reason and paths", () => {
+    const c = classifyChange(
+      other(
+        { actions: ["delete", "create"], before: { host: "a" }, after: { host: "b" }, replace_paths: [["host"]] },
+        { action_reason: "replace_because_cannot_update" },
+      ),
+    );
+    expect(c).toMatchObject({ kind: "replace", why: "the provider cannot update host in place" });
+  });
+
+  test("it is no GPU VM: no PCI functions are read from it", () => {
+    expect(isVmType("example_machine")).toBe(false);
+    expect(vmPciFunctions("example_machine", { pci_device_id: ["0000:3b:00.0"] })).toBeUndefined();
   });
 });
 

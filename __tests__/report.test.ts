@@ -11,6 +11,7 @@ import { LibvirtBackend } from "../lib/backends/libvirt/libvirt-backend";
 import { PassthroughHost } from "../lib/host";
 import type { PassthroughManifest } from "../lib/report/manifest";
 import type { PassthroughReport, VmChange } from "../lib/report/model";
+import { vmSettings } from "../lib/report/vm-settings";
 import { PassthroughApp } from "../lib/validation/app";
 import { GpuPassthroughVm } from "../lib/vm";
 import { cli } from "./fixtures/run-cli";
@@ -183,6 +184,15 @@ describe("report without a plan", () => {
     for (const c of [...manifest("dc").vms[0].constraints, ...manifest("home").vms[0].constraints]) {
       expect(markdown).toContain(`- ${c}`);
     }
+  });
+
+  test("a VM of a backend no plug-in has (a newer manifest) gets its settings in general words", () => {
+    const vm = { ...manifest("dc").vms.find((v) => v.name === "train")!, backend: "other-hypervisor" };
+    const why = (setting: string) => vmSettings(vm).find((s) => s.setting === setting)?.why;
+    expect(why("mmio")).toMatch(/rounded up to a power of two; set by the other-hypervisor backend$/);
+    expect(why("memory")).toBe(
+      "all guest memory reserved: the GPU reads and writes guest memory by DMA, which needs all of it resident",
+    );
   });
 
   test("the JSON has the documented shape and the Markdown's figures", async () => {

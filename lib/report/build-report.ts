@@ -3,7 +3,8 @@
  * VM's derived settings, the host steps, the constraints, and what each plan does to the GPU VMs. Rendering is
  * elsewhere (markdown.ts); this is the content, in the JSON shape of model.ts.
  */
-import { VM_TYPES, classifyChange, vmPciFunctions } from "./classify";
+import { isObject } from "../plan-values";
+import { classifyChange } from "./classify";
 import { GpuHolding, findGpuMoves } from "./gpu-moves";
 import type { ManifestHost, ManifestVm } from "./manifest";
 import type {
@@ -20,8 +21,9 @@ import type {
 } from "./model";
 import { REPORT_FORMAT } from "./model";
 import { byText } from "./order";
-import { PlanResourceChange, TerraformPlan, effectiveChanges, isObject, resourceAddress } from "./plan";
+import { PlanResourceChange, TerraformPlan, effectiveChanges, resourceAddress } from "./plan";
 import type { SynthOutput, SynthStack } from "./read-output";
+import { isVmType, vmPciFunctions } from "./readings";
 import { vmSettings } from "./vm-settings";
 
 /** A parsed plan and the stack it was made for. */
@@ -182,7 +184,7 @@ function planReport(
         const address = resourceAddress(rc.address);
         const vm = byAddress.get(address);
         const parent = owner.get(address);
-        if (vm || (VM_TYPES.includes(rc.type) && !parent)) {
+        if (vm || (isVmType(rc.type) && !parent)) {
           const key = vm?.address ?? rc.address;
           const entry = changes.get(key) ?? { vm: vm?.name ?? removedVmName(rc), vmEntry: vm, rest: [] };
           changes.set(key, { ...entry, own: rc });
@@ -237,7 +239,7 @@ function resourceChange(rc: PlanResourceChange, gpus: readonly string[]): Resour
   const c = classifyChange(rc);
   // A GPU VM replaced create-before-destroy needs its GPUs twice: the new VM cannot start while the old one runs.
   const cbd =
-    c.kind === "replace" && rc.change.actions[0] === "create" && VM_TYPES.includes(rc.type) && gpus.length
+    c.kind === "replace" && rc.change.actions[0] === "create" && isVmType(rc.type) && gpus.length
       ? `; the new VM cannot power on while the old one holds ${gpus.join(", ")}: remove create_before_destroy`
       : "";
   return {

@@ -6,9 +6,9 @@
  */
 import type { HostStep } from "../backends/backend";
 import type { ManifestVm } from "./manifest";
-import type { AttributeChange, ChangeKind } from "./classify";
+import type { AttributeChange, ChangeKind } from "../backends/plan-reading";
 
-export type { AttributeChange, ChangeKind } from "./classify";
+export type { AttributeChange, ChangeKind } from "../backends/plan-reading";
 
 export const REPORT_FORMAT = 1;
 
@@ -46,7 +46,7 @@ export interface PlanSummary {
   readonly reboot: number;
   readonly replace: number;
   readonly gpuMoves: number;
-  /** Changes the provider fails to apply (libvirt_volume updates, a vSphere VM moved to another host in place). */
+  /** Changes the provider fails to apply (kind `unsupported-update`), to GPU VMs and their resources. */
   readonly errors: number;
 }
 
@@ -75,14 +75,14 @@ export interface HostReport {
   readonly stack: string;
   readonly name: string;
   readonly backend: string;
-  /** Identity across stacks (`vsphere:<datacenter>/<host>`, `libvirt:<host>`). */
+  /** Identity across stacks: the backend's `hostKey`, e.g. `<backend>:<host>`. */
   readonly key: string;
   readonly gpus: readonly HostGpuReport[];
   /** Steps outside Terraform, in the order to run them. */
   readonly steps: readonly HostStep[];
   /** Files of the host's preparation, relative to the synth output directory. */
   readonly files: readonly string[];
-  /** libvirt hosts: the kernel command line and vfio-pci binding from host-prep.json. */
+  /** Hosts with a host-prep.json (KVM): the kernel command line and vfio-pci binding. */
   readonly kvm?: KvmHostPrep;
 }
 

@@ -5,6 +5,7 @@
  * resource is replaced (`action_reason`, `replace_paths`).
  */
 import { z } from "zod";
+import { isObject } from "../plan-values";
 import { describeIssue } from "./schema-issue";
 
 /** One action of a resource change. `["delete","create"]` and `["create","delete"]` are replacements. */
@@ -114,7 +115,7 @@ const resourceChangeSchema = z.looseObject({
 
 const resourceChangesSchema = z.array(resourceChangeSchema);
 
-/** `resource_changes[3] (libvirt_domain.x): name is missing (expected a string)`. */
+/** `resource_changes[3] (terraform_data.x): name is missing (expected a string)`. */
 function changeIssue(issue: z.core.$ZodIssue, changes: readonly unknown[]): string {
   const [index, ...rest] = issue.path;
   const rc = changes[index as number];
@@ -134,11 +135,7 @@ export function effectiveChanges(plan: TerraformPlan): PlanResourceChange[] {
   );
 }
 
-/** `vsphere_virtual_machine.vm_ABC[0]` → `vsphere_virtual_machine.vm_ABC`: the resource, without its instance key. */
+/** `terraform_data.vm_ABC[0]` → `terraform_data.vm_ABC`: the resource, without its instance key. */
 export function resourceAddress(address: string): string {
   return address.replace(/\[[^\]]*\]$/, "");
-}
-
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

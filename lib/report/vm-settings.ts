@@ -7,6 +7,7 @@ import { LARGE_BAR_THRESHOLD_MIB } from "../mmio";
 import type { ManifestVm } from "./manifest";
 import type { VmSetting } from "./model";
 import { byText } from "./order";
+import { planReadingOf } from "./readings";
 
 export function vmSettings(vm: ManifestVm): VmSetting[] {
   return [firmware(vm), mmio(vm), memory(vm), hideHypervisor(vm), devices(vm), ...(vm.backendSettings ?? [])];
@@ -32,12 +33,8 @@ function firmware(vm: ManifestVm): VmSetting {
 function mmio(vm: ManifestVm): VmSetting {
   const m = vm.mmio;
   const sum = m.inputs.map((i) => `${i.gpu} ${i.model} ${formatMib(i.mappedMib)}`).join(" + ");
-  const where =
-    vm.backend === "vsphere"
-      ? "extra_config pciPassthru.use64bitMMIO, pciPassthru.64bitMMIOSizeGB"
-      : vm.backend === "libvirt"
-        ? `OVMF X-PciMmio64Mb=${m.sizeGb * 1024}`
-        : vm.backend;
+  // A backend no plug-in has (a manifest from a newer version): where it sets the window is its own.
+  const where = planReadingOf(vm.backend)?.mmioSetting(m.sizeGb) ?? `set by the ${vm.backend} backend`;
   if (!m.needs64BitMmio) {
     const big = largest(vm);
     return {
@@ -58,9 +55,8 @@ function mmio(vm: ManifestVm): VmSetting {
 function memory(vm: ManifestVm): VmSetting {
   const value = `${formatMib(vm.memoryReservationMib)} of ${formatMib(vm.memoryMib)} reserved`;
   const why =
-    vm.backend === "libvirt"
-      ? "all guest memory locked on the host: the GPU reads and writes guest memory by DMA, so VFIO pins all of it"
-      : "all guest memory reserved and locked: a VM with a passthrough device does not power on without a full reservation";
+    planReadingOf(vm.backend)?.memoryWhy ??
+    "all guest memory reserved: the GPU reads and writes guest memory by DMA, which needs all of it resident";
   return { setting: "memory", value, why };
 }
 
