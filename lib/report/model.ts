@@ -96,7 +96,7 @@ export interface KvmHostPrep {
 
 /** One derived setting of a VM, with what it was derived from. */
 export interface VmSetting {
-  /** firmware, mmio, memory, hide-hypervisor, devices, then the hypervisor's own (vSphere: vtpm, secure-boot, ...). */
+  /** firmware, mmio, memory, hide-hypervisor, devices, then the hypervisor's own (vtpm, secure-boot, ...). */
   readonly setting: string;
   readonly value: string;
   readonly why: string;
