@@ -49,7 +49,7 @@ describe("libvirt rules, checked before deploy", () => {
           /^host "ws-01": ovmf.code "OVMF_CODE_4M.fd" is not an absolute path.*Fix: give the full path, e.g. "\/usr\/share\/OVMF\/OVMF_CODE_4M.fd"/,
         ),
         expect.stringMatching(
-          /^VM "split": IOMMU group 16 on host "ws-01" also holds 0000:0e:00.3, which the VM does not get; VFIO passes whole groups.*Fix: move the GPU to a slot with its own IOMMU group, give 0000:0e:00.3 to the same VM/,
+          /^VM "split": IOMMU group 16 on host "ws-01" also holds 0000:0e:00.3, which the VM does not get; VFIO passes whole groups.*Fix: move the card to a slot wired to the CPU .*otherwise give 0000:0e:00.3 to the same VM/,
         ),
         expect.stringMatching(
           /^VM "turing": GPU 0000:0d:00.0 \(NVIDIA GeForce RTX 2080 Ti\) has function\(s\) 0000:0d:00.2 \(usb\), 0000:0d:00.3 \(serial-bus\) that host "ws-01"'s IOMMU groups do not list/,
@@ -139,7 +139,7 @@ describe("libvirt rules, checked before deploy", () => {
       'host "ws-01" GPU match(vendor 10de, name /A100/): libvirt hosts declare GPUs by address (a hostdev names its PCI address). Fix: give address: (gpu-passthrough discover prints it)',
     );
     expect(problems).toContain(
-      'VM "vm": runs on libvirt host "ws-01" but has no libvirt settings. Fix: give libvirt: { baseImage: \'/var/lib/libvirt/images/<image>.qcow2\' } (the boot disk\'s base image)',
+      'VM "vm": runs on libvirt host "ws-01" but has no libvirt settings. Fix: give hypervisor: { kind: "libvirt", baseImage: "/var/lib/libvirt/images/<image>.qcow2" } (libvirt: { baseImage } in a fleet file)',
     );
   });
 });

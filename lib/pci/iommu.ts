@@ -1,7 +1,8 @@
 /**
  * IOMMU groups: the smallest sets of PCI functions the IOMMU can isolate from each other. VFIO hands a guest whole
  * groups, so every function in a passed GPU's group must go to the same VM, except PCI bridges, which stay with
- * the host. `ls /sys/kernel/iommu_groups/<n>/devices` (or `gpu-passthrough discover`) lists them.
+ * the host. `ls /sys/kernel/iommu_groups/<n>/devices` (or `gpu-passthrough discover`) lists them. The rule is here
+ * once: the backends check declared groups with it, preflight the host's own.
  */
 import { PciAddress } from "./address";
 
@@ -69,10 +70,44 @@ export function groupOf(groups: readonly IommuGroup[], address: PciAddress): Iom
 
 /** Checks that passing `passed` to one VM hands over whole groups (bridges aside). */
 export function checkIsolation(groups: readonly IommuGroup[], passed: readonly PciAddress[]): IsolationResult {
-  const unknown = passed.filter((a) => !groupOf(groups, a));
-  const touched = groups.filter((g) => passed.some((a) => g.devices.some((d) => d.equals(a))));
-  const siblings = touched
-    .map((g) => ({ group: g.id, devices: g.devices.filter((d) => !passed.some((a) => a.equals(d))) }))
+  const named = groups.map((g) => ({ id: g.id, devices: g.devices.map(String), bridges: g.bridges.map(String) }));
+  const { unknown, siblings } = isolationOf(named, passed.map(String));
+  const devices = new Map(groups.flatMap((g) => g.devices).map((a) => [a.toString(), a]));
+  return {
+    unknown: passed.filter((a) => unknown.includes(a.toString())),
+    siblings: siblings.map((s) => ({ group: s.group, devices: s.devices.map((d) => devices.get(d) as PciAddress) })),
+  };
+}
+
+/** One IOMMU group by device name: canonical addresses, or whatever sysfs calls a device whose name is not one. */
+export interface NamedGroup {
+  readonly id: number;
+  /** Its functions that are not bridges. */
+  readonly devices: readonly string[];
+  readonly bridges: readonly string[];
+}
+
+/**
+ * The isolation rule: a group is viable for a VM when every endpoint device in it (PCI bridges aside) goes to that
+ * VM. Returns the passed functions no group holds, and per group a passed function is in, its other endpoint devices.
+ */
+export function isolationOf(
+  groups: readonly NamedGroup[],
+  passed: readonly string[],
+): { unknown: string[]; siblings: { group: number; devices: string[] }[] } {
+  const unknown = passed.filter((a) => !groups.some((g) => g.devices.includes(a) || g.bridges.includes(a)));
+  const siblings = groups
+    .filter((g) => passed.some((a) => g.devices.includes(a)))
+    .map((g) => ({ group: g.id, devices: g.devices.filter((d) => !passed.includes(d)) }))
     .filter((s) => s.devices.length > 0);
   return { unknown, siblings };
+}
+
+/** How to fix a group that holds devices the VM does not get (`others`), in the order to try. */
+export function isolationFix(others: readonly string[]): string {
+  return (
+    "move the card to a slot wired to the CPU (chipset slots share one group), or enable ACS in the BIOS if it offers " +
+    `it; otherwise give ${others.join(", ")} to the same VM. pcie_acs_override=downstream,multifunction (patched ` +
+    "kernels) splits the group but not the hardware: a last resort, at your own risk"
+  );
 }

@@ -2,8 +2,10 @@
  * Host-wide findings, true whatever the fleet asks of the host: CPU virtualization, IOMMU, kernel arguments, files
  * that could not be read, and GPUs that cannot be passed alone. Each finding says what is wrong and how to fix it.
  */
+import { asCpuVendor, iommuArg } from "../host-prep/cpu";
+import { kernelArgsHowTo } from "../host-prep/distro";
+import { isolationFix } from "../pci/iommu";
 import { Problem } from "../problems";
-import { iommuArg, kernelArgsHowTo } from "./host-prep";
 import { DetectedGpu, HostInventory, describeDevice } from "./inventory";
 
 /** `blocker`: deployment would fail; `warning`: it may fail or misbehave; `info`: worth knowing. */
@@ -28,14 +30,14 @@ export function unplannedGpuFindings(inv: HostInventory): Finding[] {
       code: "gpu-not-isolated",
       subject: `GPU ${g.address}`,
       message: `${gpuName(g)} ${sharedGroupMessage(g)}: it cannot be passed to a VM alone`,
-      fix: ISOLATION_FIX,
+      fix: sharedGroupFix(g),
     }));
 }
 
-export const ISOLATION_FIX =
-  "move the card to a slot wired to the CPU (chipset slots share one group), or enable ACS in the BIOS if it offers it. " +
-  "Otherwise every device of the group must go to the same VM. pcie_acs_override=downstream,multifunction (patched " +
-  "kernels) splits the group but not the hardware: a last resort, at your own risk";
+/** How to fix a GPU's shared group: the one isolation fix, naming what else is in it. */
+export function sharedGroupFix(g: DetectedGpu): string {
+  return isolationFix(g.isolation.blockers.map((d) => d.address));
+}
 
 /** `shares IOMMU group 14 with 0000:02:00.1 SATA controller 1022:43eb (ahci), ...` */
 export function sharedGroupMessage(g: DetectedGpu): string {
@@ -97,7 +99,8 @@ function iommuFindings(inv: HostInventory): Finding[] {
   }
 
   const off = args.filter((a) => /^(intel_iommu|amd_iommu|iommu)=off$/.test(a));
-  const on = iommuArg(inv.cpu.vendor);
+  const vendor = asCpuVendor(inv.cpu.vendor);
+  const on = vendor && iommuArg(vendor);
   const bios =
     inv.cpu.vendor === "amd"
       ? 'enable "IOMMU" (AMD-Vi) in the BIOS, often under AMD CBS > NBIO Common Options'

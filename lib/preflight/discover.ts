@@ -5,6 +5,7 @@
  * should check: the IOMMU group, isolation, other catalog models with the same ids.
  */
 import { Document, Scalar, YAMLMap, YAMLSeq } from "yaml";
+import { asCpuVendor } from "../host-prep/cpu";
 import { PciAddress } from "../pci/address";
 import { DetectedGpu, HostInventory, describeDevice } from "./inventory";
 import { functionKind, isBridge } from "./pci-class";
@@ -95,8 +96,7 @@ function libvirtBlock(inv: HostInventory, gpus: readonly DetectedGpu[]): Record<
         ...(bridges.length ? { bridges } : {}),
       };
     });
-  const vendor = inv.cpu.vendor === "intel" || inv.cpu.vendor === "amd" ? inv.cpu.vendor : "CHANGE-ME";
-  return { uri: "qemu:///system", cpuVendor: vendor, iommuGroups: groups };
+  return { uri: "qemu:///system", cpuVendor: asCpuVendor(inv.cpu.vendor) ?? "CHANGE-ME", iommuGroups: groups };
 }
 
 function gpuEntry(g: DetectedGpu): GpuEntry {

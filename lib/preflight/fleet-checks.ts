@@ -8,8 +8,10 @@ import { GpuModel, formatMib, mappedMib } from "../gpu/model";
 import { resolveGpuModel } from "../gpu/resolve";
 import { requiredMmio } from "../mmio";
 import { PciAddress } from "../pci/address";
-import { Finding, ISOLATION_FIX, gpuName, sharedGroupMessage } from "./checks";
-import { HostPrep, hostPrep, kernelArgsHowTo, rebindCommands, vfioPciIds } from "./host-prep";
+import { initramfsRebuildHowTo, kernelArgsHowTo } from "../host-prep/distro";
+import { MODPROBE_FILE } from "../host-prep/plan";
+import { Finding, gpuName, sharedGroupFix, sharedGroupMessage } from "./checks";
+import { HostPrep, hostPrep, rebindCommands, vfioPciIds } from "./host-prep";
 import { DetectedGpu, HostDevice, HostInventory, catalogMatches, describeDevice } from "./inventory";
 
 export interface FleetCheck {
@@ -176,7 +178,7 @@ function guestGpuFindings(inv: HostInventory, model: GpuModel, gpu: DetectedGpu,
       severity: "blocker",
       code: "gpu-not-isolated",
       message: `${name} ${sharedGroupMessage(gpu)}`,
-      fix: ISOLATION_FIX,
+      fix: sharedGroupFix(gpu),
     });
   }
 
@@ -205,8 +207,8 @@ function driverFinding(subject: string, name: string, functions: HostDevice[], p
     .join(", ");
   const overrides = functions.filter((f) => prep.driverOverrides.includes(f.address));
   const softdeps = prep.modprobe.length
-    ? `add "${prep.modprobe.join('" and "')}" to /etc/modprobe.d/vfio.conf and update the initramfs ` +
-      "(update-initramfs -u, dracut -f or mkinitcpio -P), then "
+    ? `add "${prep.modprobe.join('" and "')}" to ${MODPROBE_FILE} and update the initramfs ` +
+      `(${initramfsRebuildHowTo()}), then `
     : "";
   const atBoot = overrides.length
     ? "at every boot, bind by address (a device the host keeps has the same ids, so vfio-pci.ids would take it too): " +

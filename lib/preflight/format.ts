@@ -3,6 +3,7 @@
  * their fixes, and the host preparation. Plain text, aligned columns, no colours (it is pasted into tickets).
  */
 import { formatMib } from "../gpu/model";
+import { MODPROBE_FILE } from "../host-prep/plan";
 import { DeviceReport, PreflightReport } from "./report";
 import { Bar } from "./sysfs";
 
@@ -128,7 +129,7 @@ function prepText(report: PreflightReport): string {
   if (!prep || (!prep.kernelArgs.length && !prep.modprobe.length && !prep.driverOverrides.length)) return "";
   // The findings above say how to apply each item; this is the list to put in configuration management.
   const lines = [
-    ...prep.modprobe.map((line) => `  /etc/modprobe.d/vfio.conf: ${line}`),
+    ...prep.modprobe.map((line) => `  ${MODPROBE_FILE}: ${line}`),
     ...(prep.kernelArgs.length ? [`  kernel command line: ${prep.kernelArgs.join(" ")}`] : []),
     ...prep.driverOverrides.map((a) => `  driverctl set-override ${a} vfio-pci`),
   ];

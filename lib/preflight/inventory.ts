@@ -4,12 +4,12 @@
  */
 import { GPU_CATALOG } from "../gpu/catalog";
 import { GpuModel, mibFromBytes } from "../gpu/model";
+import { CpuVendor, cpuVendorOf } from "../host-prep/cpu";
 import { MmioRequirement, requiredMmio } from "../mmio";
 import { PciAddress } from "../pci/address";
+import { isolationOf } from "../pci/iommu";
 import { className, isBridge, isDisplay } from "./pci-class";
 import { HostSnapshot, RawPciDevice, ReadProblem, readHostSnapshot } from "./sysfs";
-
-export type CpuVendor = "intel" | "amd" | "other" | "unknown";
 
 export interface HostDevice extends RawPciDevice {
   /** `VGA controller`, `SATA controller`, ... */
@@ -51,7 +51,8 @@ export interface HostInventory {
   readonly hostname?: string;
   readonly kernelRelease?: string;
   readonly cpu: {
-    readonly vendor: CpuVendor;
+    /** `other`: a vendor without a known IOMMU argument; `unknown`: /proc/cpuinfo gave none. */
+    readonly vendor: CpuVendor | "other" | "unknown";
     readonly vendorId?: string;
     readonly modelName?: string;
     /** `vmx` (Intel VT-x) or `svm` (AMD-V); undefined when the CPU reports neither. */
@@ -99,7 +100,7 @@ export function buildInventory(snap: HostSnapshot): HostInventory {
     hostname: snap.hostname,
     kernelRelease: snap.kernelRelease,
     cpu: {
-      vendor: cpuVendor(snap.cpu.vendorId),
+      vendor: cpuVendorOf(snap.cpu.vendorId) ?? (snap.cpu.vendorId ? "other" : "unknown"),
       vendorId: snap.cpu.vendorId,
       modelName: snap.cpu.modelName,
       virtualization: flags.has("vmx") ? "vmx" : flags.has("svm") ? "svm" : undefined,
@@ -165,6 +166,7 @@ function detectGpus(
   return gpus;
 }
 
+/** The GPU passed alone to a VM, judged by the one isolation rule (lib/pci/iommu.ts). */
 function isolation(
   functions: readonly HostDevice[],
   devices: readonly HostDevice[],
@@ -173,16 +175,23 @@ function isolation(
 ): GpuIsolation {
   const ids = [...new Set(functions.map((f) => f.iommuGroup))];
   if (!iommuActive || ids.some((id) => id === undefined)) return { verdict: "unknown", groups: [], blockers: [] };
-  const own = new Set(functions.map((f) => f.address));
-  const members = groups.filter((g) => ids.includes(g.id)).flatMap((g) => g.devices);
-  const blockers = devices.filter((d) => members.includes(d.address) && !own.has(d.address) && !isBridge(d.classCode));
+  const named = (ids as number[]).map((id) => {
+    const listed = groups.find((g) => g.id === id)?.devices ?? [];
+    const members = devices.filter((d) => d.iommuGroup === id || listed.includes(d.address));
+    return {
+      id,
+      devices: members.filter((d) => !isBridge(d.classCode)).map((d) => d.address),
+      bridges: members.filter((d) => isBridge(d.classCode)).map((d) => d.address),
+    };
+  });
+  const others = new Set(
+    isolationOf(
+      named,
+      functions.map((f) => f.address),
+    ).siblings.flatMap((s) => s.devices),
+  );
+  const blockers = devices.filter((d) => others.has(d.address));
   return { verdict: blockers.length ? "shared" : "isolated", groups: ids as number[], blockers };
-}
-
-function cpuVendor(vendorId: string | undefined): CpuVendor {
-  if (vendorId === "GenuineIntel") return "intel";
-  if (vendorId === "AuthenticAMD") return "amd";
-  return vendorId ? "other" : "unknown";
 }
 
 /** Canonical `0000:01:00.0`; a name that is not an address is kept as sysfs gave it. */

@@ -4,7 +4,7 @@
  */
 import type { TerraformResource } from "cdktf";
 import type { PassthroughHost } from "../../host";
-import { IommuGroup, checkIsolation } from "../../pci/iommu";
+import { IommuGroup, checkIsolation, isolationFix } from "../../pci/iommu";
 import { Problem } from "../../problems";
 import type { GpuPassthroughVm } from "../../vm";
 import { terraformValue } from "../../terraform-literal";
@@ -90,7 +90,7 @@ function isolationProblems(vm: GpuPassthroughVm, groups: readonly IommuGroup[]):
         (own.length ? ` (${own.join(", ")} is a function of the VM's own GPU that its model does not list)` : ""),
       fix: own.length
         ? "declare the GPU with a model that lists that function, or remove it from the group if the card has no such function"
-        : `move the GPU to a slot with its own IOMMU group, give ${others.join(", ")} to the same VM, or (last resort, unsafe) use the ACS override patch`,
+        : isolationFix(others.map(String)),
     });
   }
   return problems;

@@ -1,0 +1,182 @@
+/**
+ * The one host-preparation planner (lib/host-prep): Proxmox VE nodes, whichever boot loader they use, and the same
+ * kernel arguments whether preflight reads a host or a backend plans it.
+ */
+import { spawnSync } from "child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
+import { join } from "path";
+import { Testing } from "cdktf";
+import { hostPrepPlan } from "../lib/backends/libvirt/host-prep";
+import { HostGpuProps } from "../lib/host";
+import { CpuVendor } from "../lib/host-prep/cpu";
+import { kernelArgCommands } from "../lib/host-prep/distro";
+import { planHostPreparation } from "../lib/host-prep/plan";
+import { preparationScript, preparationSteps } from "../lib/host-prep/script";
+import { PciAddress } from "../lib/pci/address";
+import { hostPrep } from "../lib/preflight/host-prep";
+import { buildInventory } from "../lib/preflight/inventory";
+import { RawPciDevice } from "../lib/preflight/sysfs";
+import { resolveGpuModel } from "../lib/gpu/resolve";
+import { GpuModel } from "../lib/gpu/model";
+import { newKvmHost, newKvmStack } from "./libvirt-helpers";
+import { tempDir } from "./temp";
+
+function plannedGpu(address: string, modelId: string) {
+  const model = resolveGpuModel(modelId) as GpuModel;
+  const fn0 = PciAddress.parse(address);
+  return { label: address, model, functions: [fn0, ...model.functions.map((f) => fn0.withFunction(f.fn))] };
+}
+
+const proxmoxPlan = () =>
+  planHostPreparation({
+    host: "pve-01",
+    cpuVendor: "amd",
+    distro: "proxmox",
+    assigned: [{ gpu: plannedGpu("0000:0b:00.0", "nvidia-rtx-3080"), vm: "gaming" }],
+    kept: [],
+  });
+
+describe("Proxmox VE nodes", () => {
+  test("the script is valid sh, sets kernel arguments through proxmox-boot-tool or GRUB, and rebuilds the initramfs", () => {
+    const plan = proxmoxPlan();
+    expect(plan.kernelArgs).toEqual(["amd_iommu=on", "iommu=pt", "vfio-pci.ids=10de:2206,10de:1aef"]);
+    expect(plan.initramfs).toMatchObject({ tool: "initramfs-tools", rebuild: "update-initramfs -u -k all" });
+    expect(plan.kernelArgCommands[plan.kernelArgCommands.length - 1]).toBe(
+      "if proxmox-boot-tool status --quiet >/dev/null 2>&1; then proxmox-boot-tool refresh; else update-grub; fi",
+    );
+    expect(plan.notes.join(" ")).toContain("systemd-boot (/etc/kernel/cmdline)");
+
+    const script = preparationScript(plan);
+    const file = join(tempDir("gpt-pve-"), "prepare-host.sh");
+    writeFileSync(file, script);
+    const syntax = spawnSync("sh", ["-n", file], { encoding: "utf8" });
+    expect(syntax.stderr).toBe("");
+    expect(syntax.status).toBe(0);
+    expect(script).toContain("proxmox-boot-tool refresh");
+    expect(script).toContain("\nupdate-initramfs -u -k all\n");
+    expect(preparationSteps(plan).filter((s) => s.command?.includes("proxmox-boot-tool"))).toHaveLength(1);
+  });
+
+  /** Runs the kernel argument commands twice on a scratch /etc, with stand-ins for the boot tools that log calls. */
+  function applyTwice(files: Record<string, string>, managedByProxmoxBootTool: boolean) {
+    const root = tempDir("gpt-pve-etc-");
+    const bin = join(root, "bin");
+    mkdirSync(bin);
+    const log = join(root, "calls");
+    const tool = (name: string, body: string) => {
+      writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+      chmodSync(join(bin, name), 0o755);
+    };
+    tool(
+      "proxmox-boot-tool",
+      `echo "proxmox-boot-tool $*" >> ${log}\n[ "$1" != status ] || exit ${managedByProxmoxBootTool ? 0 : 2}`,
+    );
+    tool("update-grub", `echo update-grub >> ${log}`);
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(join(root, path, ".."), { recursive: true });
+      writeFileSync(join(root, path), text);
+    }
+    const commands = proxmoxPlan().kernelArgCommands.map((c) => c.replace(/\/etc\//g, `${root}/etc/`));
+    const run = spawnSync("sh", ["-eu", "-c", [...commands, ...commands].join("\n")], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    const read = (path: string) => (existsSync(join(root, path)) ? readFileSync(join(root, path), "utf8") : undefined);
+    return { read, calls: readFileSync(log, "utf8").trim().split("\n") };
+  }
+
+  const ARGS = "amd_iommu=on iommu=pt vfio-pci.ids=10de:2206,10de:1aef";
+
+  test("systemd-boot (ZFS root, UEFI): the arguments go on /etc/kernel/cmdline once, then proxmox-boot-tool refresh", () => {
+    const { read, calls } = applyTwice(
+      {
+        "etc/kernel/cmdline": "root=ZFS=rpool/ROOT/pve-1 boot=zfs\n",
+        "etc/default/grub": 'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n',
+      },
+      true,
+    );
+    expect(read("etc/kernel/cmdline")).toBe(`root=ZFS=rpool/ROOT/pve-1 boot=zfs ${ARGS}\n`);
+    expect(calls.filter((c) => !c.includes("status"))).toEqual([
+      "proxmox-boot-tool refresh",
+      "proxmox-boot-tool refresh",
+    ]);
+  });
+
+  test("GRUB (ext4 or xfs root): the arguments go in /etc/default/grub once, then update-grub", () => {
+    const { read, calls } = applyTwice({ "etc/default/grub": 'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n' }, false);
+    expect(read("etc/default/grub")).toBe(`GRUB_CMDLINE_LINUX_DEFAULT="quiet ${ARGS}"\n`);
+    expect(read("etc/kernel/cmdline")).toBeUndefined();
+    expect(calls.filter((c) => !c.includes("status"))).toEqual(["update-grub", "update-grub"]);
+  });
+
+  test("no arguments, no commands", () => {
+    expect(kernelArgCommands("proxmox", [])).toEqual([]);
+  });
+});
+
+describe("preflight and the libvirt plan agree on a host's kernel arguments", () => {
+  const device = (address: string, classCode: string, id: string, driver: string): RawPciDevice => {
+    const [vendorId, deviceId] = id.split(":");
+    return { address, classCode, vendorId, deviceId, driver, bars: [] };
+  };
+  /** A host as preflight reads it before any preparation: no IOMMU argument, no IOMMU active, drivers on the GPUs. */
+  const freshHost = (cpuVendor: CpuVendor, devices: RawPciDevice[]) =>
+    buildInventory({
+      root: "/",
+      cpu: { vendorId: cpuVendor === "intel" ? "GenuineIntel" : "AuthenticAMD", flags: ["vmx", "svm"] },
+      cmdline: "BOOT_IMAGE=/vmlinuz quiet",
+      iommuUnits: [],
+      iommuGroups: [],
+      devices,
+      pciDrivers: [...new Set(devices.map((d) => d.driver as string))],
+      driverModules: { nvidia: "nvidia", snd_hda_intel: "snd_hda_intel", i915: "i915" },
+      modules: { vendorReset: false },
+      problems: [],
+    });
+  const rtx3090 = (bus: string) => [
+    device(`0000:${bus}:00.0`, "030000", "10de:2204", "nvidia"),
+    device(`0000:${bus}:00.1`, "040300", "10de:1aef", "snd_hda_intel"),
+  ];
+  const libvirtPlan = (cpuVendor: CpuVendor, gpus: HostGpuProps[]) => {
+    const host = newKvmHost(newKvmStack(Testing.app()), gpus, { cpuVendor, iommuGroups: [] });
+    return hostPrepPlan({
+      host: host.hostName,
+      cpuVendor,
+      distro: "debian",
+      assigned: host.gpus.filter((g) => g.role !== "host").map((gpu) => ({ gpu, vm: "vm" })),
+      kept: host.gpus.filter((g) => g.role === "host"),
+    });
+  };
+
+  test.each<CpuVendor>(["intel", "amd"])("%s: a guest RTX 3090 beside the host's iGPU, bound by id", (cpu) => {
+    const inv = freshHost(cpu, [device("0000:00:02.0", "030000", "8086:4680", "i915"), ...rtx3090("01")]);
+    const preflight = hostPrep(inv, inv.gpus.find((g) => g.address === "0000:01:00.0")?.functions ?? []);
+    const plan = libvirtPlan(cpu, [
+      { address: "0000:01:00.0", model: "nvidia-rtx-3090" },
+      {
+        address: "0000:00:02.0",
+        model: { name: "Intel UHD Graphics 770", vendor: "intel", vendorId: "8086", deviceId: "4680", barsMib: [16] },
+        role: "host",
+      },
+    ]);
+    expect(preflight.kernelArgs).toEqual([`${cpu}_iommu=on`, "iommu=pt", "vfio-pci.ids=10de:2204,10de:1aef"]);
+    expect(plan.kernelArgs).toEqual(preflight.kernelArgs);
+    expect(preflight.driverOverrides).toEqual([]);
+    expect(plan.bindBy).toBe("ids");
+  });
+
+  test("two identical cards, one kept by the host: both bind the guest's by address and leave ids out", () => {
+    const inv = freshHost("intel", [...rtx3090("01"), ...rtx3090("02")]);
+    const preflight = hostPrep(inv, inv.gpus.find((g) => g.address === "0000:02:00.0")?.functions ?? []);
+    const plan = libvirtPlan("intel", [
+      { address: "0000:01:00.0", model: "nvidia-rtx-3090", role: "host" },
+      { address: "0000:02:00.0", model: "nvidia-rtx-3090" },
+    ]);
+    expect(preflight.kernelArgs).toEqual(["intel_iommu=on", "iommu=pt"]);
+    expect(plan.kernelArgs).toEqual(preflight.kernelArgs);
+    expect(plan.driverOverrides).toEqual(preflight.driverOverrides.map((a) => `driverctl set-override ${a} vfio-pci`));
+    expect(preflight.driverOverrides).toEqual(["0000:02:00.0", "0000:02:00.1"]);
+  });
+});
