@@ -131,7 +131,7 @@ vms:
       at("sites[0]", "name: both", /needs one of vsphere: \{ server, datacenter \} or libvirt: \{\}/),
       at("sites[1]", "name: neither", /site "neither" needs one of vsphere/),
       at("hosts[0].datastore", "ds-on-kvm", /datastore is a vSphere setting, but site "kvm" is libvirt/),
-      at("hosts[0].network", "network: VM Network", /use libvirt\.network/),
+      at("hosts[0].network", "network: VM Network", /network is a vSphere setting, but site "kvm" is libvirt/),
       at("hosts[0].enableDirectPath", "enableDirectPath", /vSphere setting/),
       at("hosts[0].libvirt.uri", "uri:", /holds a password/),
       at("hosts[1]", "name: kvm-02", /needs libvirt: \{ cpuVendor, iommuGroups \}/),

@@ -4,6 +4,7 @@ import { TerraformStack, Testing } from "cdktf";
 import { Construct } from "constructs";
 import { HostGpuProps, PassthroughHost } from "../lib/host";
 import { VsphereBackend, VsphereBackendProps } from "../lib/backends/vsphere/vsphere-backend";
+import { VsphereVmOptions } from "../lib/backends/vsphere/vm-options";
 import { GpuPassthroughVm, GpuPassthroughVmProps } from "../lib/vm";
 import { appProblems } from "../lib/validation/app";
 
@@ -26,15 +27,21 @@ export function newHost(
   });
 }
 
-export type VmProps = Omit<GpuPassthroughVmProps, "host" | "cpus" | "memoryGib" | "vsphere"> &
-  Partial<Pick<GpuPassthroughVmProps, "cpus" | "memoryGib" | "vsphere">>;
+/** A VM's props for the tests: cpus and memory defaulted, and its vSphere options as `vsphere` without a kind. */
+export type VmProps = Omit<GpuPassthroughVmProps, "host" | "cpus" | "memoryGib"> &
+  Partial<Pick<GpuPassthroughVmProps, "cpus" | "memoryGib">> & { vsphere?: Omit<VsphereVmOptions, "kind"> };
 
 export function newVm(scope: Construct, id: string, host: PassthroughHost, props: VmProps): GpuPassthroughVm {
+  const { vsphere, ...rest } = props;
   return new GpuPassthroughVm(scope, id, {
     cpus: 8,
     memoryGib: 64,
-    vsphere: { template: "ubuntu-efi" },
-    ...props,
+    // `vsphere: undefined` given: a VM without vSphere settings.
+    hypervisor:
+      "vsphere" in props && vsphere === undefined
+        ? undefined
+        : ({ kind: "vsphere", template: "ubuntu-efi", ...vsphere } as VsphereVmOptions),
+    ...rest,
     host,
   });
 }

@@ -184,7 +184,7 @@ describe("Terraform interpolation: fleet strings reach Terraform literally", () 
       gpuCount: 1,
       cpus: 4,
       memoryGib: 16,
-      vsphere: { template: "t", annotation: "%{ for x in y }" },
+      hypervisor: { kind: "vsphere", template: "t", annotation: "%{ for x in y }" },
     });
     const tf = JSON.parse(Testing.synth(stack));
     expect((Object.values(tf.data.vsphere_datacenter)[0] as { name: string }).name).toBe("$${var.dc}");
@@ -493,7 +493,8 @@ describe("limits", () => {
       }),
     );
     expect(problems).toEqual([
-      expect.stringMatching(/^vms\[0\]\.gpus .*at most 16/),
+      // The schema's bound is the largest any hypervisor takes (KVM's 28 functions); vSphere's 16 is its backend's.
+      expect.stringMatching(/^vms\[0\]\.gpus .*at most 28/),
       expect.stringMatching(/^vms\[0\]\.cpus .*at most 768/),
       expect.stringMatching(/^vms\[0\]\.memoryGib .*at most 24576 GiB/),
       expect.stringMatching(/^vms\[0\]\.mmioSizeGb .*at most 65536 GB/),
@@ -542,7 +543,7 @@ describe("names across entries and stacks", () => {
         /^hosts\[1\]\.name .*host "ESX-01.example.com" is host "esx-01.example.com" \(hosts\[0\]\) written in other case/,
       ),
       expect.stringMatching(
-        /^vms\[1\]\.name .*VM "vm-01" of site "lab2" has the name of VM vms\[0\] of site "lab", and both sites use vCenter/,
+        /^vms\[1\]\.name .*VM "vm-01" of site "lab2" has the name of VM vms\[0\] of site "lab", and both sites share one vSphere inventory \(vsphere:vc\.example\.com\/dc\/\)/,
       ),
     ]);
   });
@@ -556,7 +557,13 @@ describe("names across entries and stacks", () => {
       backend: new VsphereBackend({ datacenter: "dc", datastore: "ds", network: "net" }),
       gpus: [{ address: "0000:3b:00.0", model: "nvidia-a100-80gb" }],
     });
-    new GpuPassthroughVm(b, "vm", { host, gpuCount: 1, cpus: 4, memoryGib: 16, vsphere: { template: "t" } });
+    new GpuPassthroughVm(b, "vm", {
+      host,
+      gpuCount: 1,
+      cpus: 4,
+      memoryGib: 16,
+      hypervisor: { kind: "vsphere", template: "t" },
+    });
     expect(appProblems(app)).toContainEqual(
       expect.stringMatching(
         /^VM "vm": is in stack "b" but its host "esx-01" is in stack "a"; .*Fix: define the VM in its host's stack/,

@@ -32,7 +32,7 @@ class MlStack extends TerraformStack {
       gpuCount: 2,
       cpus: 32,
       memoryGib: 256,
-      vsphere: { template: "ubuntu-2204-efi", diskGib: 200 },
+      hypervisor: { kind: "vsphere", template: "ubuntu-2204-efi", diskGib: 200 },
     });
     trainer.resource.addOverride("latency_sensitivity", "high"); // escape hatch
 

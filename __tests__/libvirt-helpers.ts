@@ -5,6 +5,7 @@ import { LibvirtProvider } from "../.gen/providers/libvirt/provider";
 import { Domain } from "../.gen/providers/libvirt/domain";
 import { LibvirtBackend, LibvirtBackendProps } from "../lib/backends/libvirt/libvirt-backend";
 import { HostGpuProps, PassthroughHost } from "../lib/host";
+import { LibvirtVmOptions } from "../lib/backends/libvirt/vm-options";
 import { GpuPassthroughVm, GpuPassthroughVmProps } from "../lib/vm";
 
 export function newKvmStack(app = Testing.app(), id = "kvm"): TerraformStack {
@@ -36,15 +37,24 @@ export function newKvmHost(
   });
 }
 
+/** A VM's props for the tests: cpus and memory defaulted, and its libvirt options as `libvirt` without a kind. */
 export type KvmVmProps = Omit<GpuPassthroughVmProps, "host" | "cpus" | "memoryGib"> &
-  Partial<Pick<GpuPassthroughVmProps, "cpus" | "memoryGib">>;
+  Partial<Pick<GpuPassthroughVmProps, "cpus" | "memoryGib">> & { libvirt?: Omit<LibvirtVmOptions, "kind"> };
 
 export function newKvmVm(scope: Construct, id: string, host: PassthroughHost, props: KvmVmProps): GpuPassthroughVm {
+  const { libvirt, ...rest } = props;
   return new GpuPassthroughVm(scope, id, {
     cpus: 8,
     memoryGib: 16,
-    libvirt: { baseImage: "/var/lib/libvirt/images/base.qcow2" },
-    ...props,
+    // `libvirt: undefined` given: a VM without libvirt settings.
+    hypervisor:
+      "libvirt" in props && libvirt === undefined
+        ? undefined
+        : ({
+            kind: "libvirt",
+            ...(libvirt ?? { baseImage: "/var/lib/libvirt/images/base.qcow2" }),
+          } as LibvirtVmOptions),
+    ...rest,
     host,
   });
 }

@@ -174,8 +174,9 @@ describe("domain XML, validated by libvirt's schema", () => {
     };
     for (const [path, value] of Object.entries(overrides)) vm.resource.addOverride(path, value);
     expect(vm.validate()).toEqual([]);
-    const schema = JSON.parse(readFileSync(join(__dirname, "..", "providers", "libvirt", "schema.json"), "utf8"))
-      .provider_schemas["registry.terraform.io/dmacvicar/libvirt"].resource_schemas.libvirt_domain.block;
+    const schema = JSON.parse(
+      readFileSync(join(__dirname, "..", "lib", "backends", "libvirt", "provider", "schema.json"), "utf8"),
+    ).provider_schemas["registry.terraform.io/dmacvicar/libvirt"].resource_schemas.libvirt_domain.block;
     const notInSchema = leafPaths(renderedDomain(vm))
       .filter((p) => !["//", "depends_on", "provider"].includes(p.split(/[.[]/)[0]))
       .filter((p) => !schemaHas(schema, p.replace(/\[\d+\]/g, "").split(".")));

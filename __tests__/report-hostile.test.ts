@@ -41,7 +41,7 @@ const pristine = join(tmp, "pristine");
     gpus: ["0000:0b:00.0"],
     cpus: 8,
     memoryGib: 16,
-    libvirt: { baseImage: "/var/lib/libvirt/images/win.qcow2" },
+    hypervisor: { kind: "libvirt", baseImage: "/var/lib/libvirt/images/win.qcow2" },
   });
   app.synth();
 }

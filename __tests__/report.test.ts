@@ -61,7 +61,7 @@ function synthesize(outdir: string): void {
       gpus: [gpu],
       cpus: 8,
       memoryGib: 16,
-      libvirt: { baseImage: "/var/lib/libvirt/images/win.qcow2" },
+      hypervisor: { kind: "libvirt", baseImage: "/var/lib/libvirt/images/win.qcow2" },
     });
   }
   app.synth();

@@ -1,12 +1,10 @@
 import { Construct } from "constructs";
-import { GpuLedger } from "./allocation";
 import { HostBinding, HostStep, HypervisorBackend } from "./backends/backend";
 import { CustomGpuModel, GpuModel } from "./gpu/model";
 import { resolveGpuModel } from "./gpu/resolve";
 import { PciAddress } from "./pci/address";
 import { Problem, formatProblem, markSelfDescribing } from "./problems";
 import { hostNameProblem } from "./validation/names";
-import { ensureManifest } from "./report/manifest";
 
 /** Who a GPU is for: guests, or the host itself (its console or desktop, seed 000's "host GPU"). */
 export type GpuRole = "guest" | "host";
@@ -28,19 +26,20 @@ export interface HostGpuProps {
   /**
    * PCI address of the GPU's first function, e.g. `0000:3b:00.0` (`3b:00.0` is read as domain 0000).
    * Give this or `match`.
+   * @default - none: the GPU is found by `match`
    */
-  readonly address?: string;
+  readonly address?: string | PciAddress;
   /**
    * Find the GPU by vendor, class or name instead of by address. Only function 0 is passed, so a GPU with extra
    * functions (HDMI audio) must be declared by address.
-   * @default none: the GPU is declared by address
+   * @default - none: the GPU is declared by address
    */
   readonly match?: PciDeviceMatch;
   /** A catalog id such as `nvidia-a100-80gb`, or a model the catalog lacks, declared by its BAR sizes. */
   readonly model: string | CustomGpuModel;
   /**
    * `host` keeps the GPU for the host; no VM may take it.
-   * @default "guest"
+   * @default - "guest"
    */
   readonly role?: GpuRole;
 }
@@ -94,7 +93,6 @@ export class PassthroughHost extends Construct {
     if (nameProblem) this.problems.push({ subject: `host name "${props.hostName}"`, message: nameProblem });
     this.gpus = this.declareGpus(props.gpus);
     this.binding = props.backend.bindHost(this);
-    ensureManifest(this);
     this.node.addValidation({ validate: () => [...this.problems, ...this.binding.problems()].map(formatProblem) });
     markSelfDescribing(this);
   }
@@ -116,12 +114,6 @@ export class PassthroughHost extends Construct {
   /** Key of a GPU in the app-wide ledger: the same physical GPU gives the same key in every stack. */
   public gpuKey(gpu: HostGpu): string {
     return `${this.backend.hostKey(this.hostName)}|${gpu.key}`;
-  }
-
-  /** Guest GPUs no VM has taken yet, lowest address first. */
-  public freeGuestGpus(): HostGpu[] {
-    const ledger = GpuLedger.of(this);
-    return this.guestGpus().filter((g) => !ledger.isClaimed(this.gpuKey(g)));
   }
 
   /** Steps outside Terraform the host needs for its guest GPUs (DirectPath toggles, BIOS settings, reboot). */
@@ -160,7 +152,7 @@ export class PassthroughHost extends Construct {
         gpus.push({ key: label, label, match: d.match, model, role, functions: [] });
         return;
       }
-      const address = PciAddress.tryParse(d.address ?? "");
+      const address = typeof d.address === "string" || !d.address ? PciAddress.tryParse(d.address ?? "") : d.address;
       if (typeof address === "string") this.problems.push({ subject: where, message: address });
       if (typeof address === "string" || Array.isArray(model)) return;
       if (address.fn !== 0) {

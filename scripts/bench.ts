@@ -143,7 +143,7 @@ async function loadLibvirtBaseline(fleet: Fleet, outdir: string): Promise<() => 
           sensitive: true,
           nullable: true,
         });
-        uri.addOverride("default", h.libvirt?.uri);
+        uri.addOverride("default", (h.libvirt as { uri?: string } | undefined)?.uri);
         new TerraformOutput(stack, `host_steps_${alias}`, {
           value: [
             "bios: enable VT-d",
@@ -264,7 +264,7 @@ async function loadBaseline(fleet: Fleet, outdir: string): Promise<() => void> {
       v.addOverride("default", null);
       return v.stringValue;
     };
-    const site = fleet.sites[0].vsphere ?? { server: "" };
+    const site = (fleet.sites[0].vsphere as { server: string } | undefined) ?? { server: "" };
     const user = secret("vsphere_user");
     new VsphereProvider(stack, "vsphere", { vsphereServer: site.server, user, password: secret("vsphere_password") });
     const datacenterId = new DataVsphereDatacenter(stack, "datacenter", { name: DATACENTER }).id;

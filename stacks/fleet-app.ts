@@ -2,22 +2,20 @@
 import { AppConfig } from "cdktf";
 import { Construct } from "constructs";
 import { stackLayout } from "../lib/fleet/layout";
-import { readFleetFile } from "../lib/fleet/load";
-import { PassthroughApp, appProblems } from "../lib/validation/app";
+import { pluginOf, readFleetFile } from "../lib/fleet/load";
 import { Fleet } from "../lib/fleet/schema";
-import { LibvirtSiteStack } from "./libvirt-site-stack";
-import { SiteStack } from "./site-stack";
-import { VsphereSiteStack } from "./vsphere-site-stack";
+import { PassthroughApp, appProblems } from "../lib/validation/app";
+import { FleetStack } from "./fleet-stack";
 
-export function buildFleetStacks(scope: Construct, fleet: Fleet): SiteStack[] {
+export function buildFleetStacks(scope: Construct, fleet: Fleet): FleetStack[] {
   const built = new Set<string>();
   // A second stack of one name is skipped: the fleet loader has reported the clash, and cdktf would throw.
   return stackLayout(fleet).flatMap((plan) => {
-    if (built.has(plan.name)) return [];
+    const hypervisor = pluginOf(plan.site);
+    if (built.has(plan.name) || !hypervisor) return [];
     built.add(plan.name);
     const names = new Set(plan.hosts.map((h) => h.name));
-    const props = { plan, vms: fleet.vms.filter((v) => names.has(v.host)) };
-    return [plan.site.libvirt ? new LibvirtSiteStack(scope, props) : new VsphereSiteStack(scope, props)];
+    return [new FleetStack(scope, { plan, hypervisor, vms: fleet.vms.filter((v) => names.has(v.host)) })];
   });
 }
 

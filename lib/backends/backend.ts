@@ -45,6 +45,15 @@ export interface VmBackendSetting {
   readonly why: string;
 }
 
+/**
+ * A VM's settings for one hypervisor (vSphere's template, libvirt's base image), tagged with the hypervisor's kind
+ * so that the backend can tell its own from another's.
+ */
+export interface HypervisorVmOptions {
+  /** The backend's kind: `vsphere`, `libvirt`, `proxmox`. */
+  readonly kind: string;
+}
+
 export interface HypervisorBackend {
   /** Short name used in reports and error messages: `vsphere`. */
   readonly kind: string;
@@ -68,20 +77,28 @@ export interface HostBinding {
   hostSteps(): HostStep[];
   /** Problems with the host that only this hypervisor has (e.g. a lookup its provider cannot do). */
   problems(): Problem[];
-  /** Renders one VM into the provider's resources. Called once, by the VM's constructor. */
-  renderVm(vm: GpuPassthroughVm): VmRendering;
+  /**
+   * Renders one VM into the provider's resources. Called once, by the VM's constructor, with the VM's options when
+   * they are this backend's (undefined when the VM gave none; a backend that needs them reports it).
+   */
+  renderVm(vm: GpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering;
 }
 
 export interface VmRendering {
   /** The provider's VM resource: the escape hatch for settings this library does not model. */
   readonly resource: TerraformResource;
   /**
+   * Writes what follows from the VM's GPUs (devices, MMIO window, hidden hypervisor) into the resources. Called at
+   * synth, once the app's GPU allocation is complete (see lib/allocation.ts), and again if it changed.
+   */
+  finalize(): void;
+  /**
    * Rules of this hypervisor, checked on the rendered resource (so escape-hatch overrides are checked too).
    * Called at synth, after every construct exists.
    */
   validate(): Problem[];
-  /** Settings only this hypervisor derives, beyond the common ones, for the report. @default none */
-  readonly settings?: readonly VmBackendSetting[];
-  /** Steps outside Terraform this VM needs. @default none */
-  readonly steps?: readonly VmStep[];
+  /** Settings only this hypervisor derives, beyond the common ones, for the report; read at synth. @default none */
+  settings?(): readonly VmBackendSetting[];
+  /** Steps outside Terraform this VM needs; read at synth. @default none */
+  steps?(): readonly VmStep[];
 }

@@ -7,7 +7,9 @@ import { Document, LineCounter, YAMLError, isNode, parseDocument } from "yaml";
 import { z } from "zod";
 import { PassthroughValidationError } from "../problems";
 import { MAX_STACK_NAME, resolveState, stackLayout, stateLocation, terraformName } from "./layout";
-import { Fleet, FleetVm, fleetSchema } from "./schema";
+import { HYPERVISORS } from "../backends/registry";
+import type { HypervisorPlugin } from "../backends/plugin";
+import { Fleet, FleetSite, FleetVm, fleetSchema } from "./schema";
 
 export class FleetFileError extends PassthroughValidationError {
   constructor(file: string, problems: readonly string[]) {
@@ -106,7 +108,9 @@ export function readFleet(text: string, file = "fleet.yaml"): FleetReading {
   }
 
   const parsed = fleetSchema.safeParse(data);
-  const { fleet, origin } = parsed.success ? whole(parsed.data) : validEntries(data, parsed.error.issues);
+  const { fleet, origin } = parsed.success
+    ? whole(parsed.data as unknown as Fleet)
+    : validEntries(data, parsed.error.issues);
   const references = referenceProblems(fleet, origin, rawNames(data));
   const found: [Path, string][] = [
     ...(parsed.success ? [] : parsed.error.issues.flatMap(issueProblems)),
@@ -194,15 +198,15 @@ function validEntries(data: unknown, issues: readonly z.core.$ZodIssue[]): { fle
     const key = `${String(issue.path[0])}/${String(issue.path[1])}`;
     issuesOf.set(key, [...(issuesOf.get(key) ?? []), issue]);
   }
-  const entries = <T extends object>(list: "sites" | "hosts" | "vms", schema: z.ZodType<T>): T[] => {
+  const entries = <T extends object>(list: "sites" | "hosts" | "vms", schema: z.ZodType): T[] => {
     const items = Object.hasOwn(raw, list) ? raw[list] : undefined;
     if (!Array.isArray(items)) return [];
     return items.flatMap((item, i) => {
       const entryIssues = issuesOf.get(`${list}/${i}`);
       const result = schema.safeParse(entryIssues ? withoutIssues(item, entryIssues) : item);
       if (!result.success) return [];
-      origin.set(result.data, i);
-      return [result.data];
+      origin.set(result.data as T, i);
+      return [result.data as T];
     });
   };
   const { sites, hosts, vms } = fleetSchema.shape;
@@ -312,21 +316,20 @@ function referenceProblems(fleet: Fleet, origin: Origin, raw: RawNames): [Path, 
       ]);
     }
   });
-  // VM names are unique per site (they are construct ids in the site's stack), and per vCenter datacenter across
-  // sites, where two sites' VMs of one name would be one VM in the inventory.
+  // VM names are unique per site (they are construct ids in the site's stack), and beyond it where the hypervisor's
+  // inventory is shared (vSphere: one vCenter datacenter and folder), where two VMs of one name would be one VM.
   const vmScope = (v: FleetVm) => {
     const site = siteOf.get(hostOf.get(v.host)?.site ?? "");
     if (!site) return `host:${v.host}\u0000${v.name}`;
-    const vc = site.vsphere;
-    return vc
-      ? `vsphere:${vc.server.toLowerCase()}/${vc.datacenter}/${v.vsphere?.folder ?? ""}\u0000${v.name}`
-      : `site:${site.name}\u0000${v.name}`;
+    const plugin = pluginOf(site);
+    const shared = plugin?.fleet.vmNameScope?.(site[plugin.kind], v[plugin.kind]);
+    return `${shared ?? `site:${site.name}`}\u0000${v.name}`;
   };
   unique(fleet.vms, vmScope, "vms", (v, first) => {
     const [here, there] = [hostOf.get(v.host)?.site, hostOf.get(first.host)?.site];
     return here === there
       ? `VM "${v.name}" is already defined at vms[${index(first)}]: names must be unique`
-      : `VM "${v.name}" of site "${here}" has the name of VM vms[${index(first)}] of site "${there}", and both sites use vCenter ${siteOf.get(here ?? "")?.vsphere?.server} datacenter ${siteOf.get(here ?? "")?.vsphere?.datacenter}: one of them would take the other's place; rename one`;
+      : `VM "${v.name}" of site "${here}" has the name of VM vms[${index(first)}] of site "${there}", and both sites share one ${pluginOf(siteOf.get(here ?? ""))?.title ?? ""} inventory (${vmScope(v).split("\u0000")[0]}): one of them would take the other's place; rename one`;
   });
   // A VM and a host of one stack cannot share a name: both name constructs of the stack.
   fleet.vms.forEach((v) => {
@@ -340,59 +343,63 @@ function referenceProblems(fleet: Fleet, origin: Origin, raw: RawNames): [Path, 
   return [...problems, ...hypervisorProblems(fleet, index), ...stateProblems(fleet, index)];
 }
 
-/** Each site is vSphere or libvirt, and its hosts and VMs carry that hypervisor's settings only. */
+/** The hypervisor of a site: the one whose block it has (the loader reports a site with none or several). */
+export function pluginOf(site: FleetSite | undefined): HypervisorPlugin | undefined {
+  const kinds = HYPERVISORS.filter((h) => site?.[h.kind] !== undefined);
+  return kinds.length === 1 ? kinds[0] : undefined;
+}
+
+/** Each site is one hypervisor's, and its hosts and VMs carry that hypervisor's settings only. */
 function hypervisorProblems(fleet: Fleet, index: (entry: object) => number): [Path, string][] {
   const problems: [Path, string][] = [];
-  const kindOf = new Map<string, "vsphere" | "libvirt">();
+  const kindOf = new Map<string, HypervisorPlugin>();
   fleet.sites.forEach((s) => {
-    if (!!s.vsphere === !!s.libvirt) {
+    const plugin = pluginOf(s);
+    if (!plugin) {
       problems.push([
         ["sites", index(s)],
-        `site "${s.name}" needs one of vsphere: { server, datacenter } or libvirt: {}`,
+        `site "${s.name}" needs one of ${HYPERVISORS.map((h) => h.fleet.siteNeeds).join(" or ")}`,
       ]);
-    } else kindOf.set(s.name, s.vsphere ? "vsphere" : "libvirt");
+    } else kindOf.set(s.name, plugin);
   });
-  const hostKind = new Map<string, "vsphere" | "libvirt">();
+  const hostKind = new Map<string, HypervisorPlugin>();
   fleet.hosts.forEach((h) => {
     const i = index(h);
-    const kind = kindOf.get(h.site);
-    if (!kind) return;
-    hostKind.set(h.name, kind);
-    if (kind === "libvirt") {
-      if (!h.libvirt)
+    const plugin = kindOf.get(h.site);
+    if (!plugin) return;
+    hostKind.set(h.name, plugin);
+    const needs = plugin.fleet.hostNeeds;
+    if (needs && h[needs[0]] === undefined) {
+      problems.push([["hosts", i], `host "${h.name}" is on ${plugin.title} site "${h.site}" and needs ${needs[1]}`]);
+    }
+    for (const other of HYPERVISORS.filter((o) => o !== plugin)) {
+      for (const key of Object.keys(other.fleet.hostFields)) {
+        if (h[key] === undefined || key in plugin.fleet.hostFields) continue;
         problems.push([
-          ["hosts", i],
-          `host "${h.name}" is on libvirt site "${h.site}" and needs libvirt: { cpuVendor, iommuGroups } (gpu-passthrough discover prints them)`,
+          ["hosts", i, key],
+          key === other.kind
+            ? `site "${h.site}" is ${plugin.title}; ${other.kind} settings belong to hosts of a ${other.title} site`
+            : `${key} is a ${other.title} setting, but site "${h.site}" is ${plugin.kind}`,
         ]);
-      for (const key of ["datastore", "network", "enableDirectPath"] as const) {
-        if (h[key] !== undefined)
-          problems.push([
-            ["hosts", i, key],
-            `${key} is a vSphere setting, but site "${h.site}" is libvirt${key === "network" ? ": use libvirt.network" : ""}`,
-          ]);
       }
-    } else if (h.libvirt) {
-      problems.push([
-        ["hosts", i, "libvirt"],
-        `site "${h.site}" is vSphere; libvirt settings belong to hosts of a libvirt site`,
-      ]);
     }
   });
   fleet.vms.forEach((v) => {
     const i = index(v);
-    const kind = hostKind.get(v.host);
-    if (!kind) return;
-    const other = kind === "vsphere" ? "libvirt" : "vsphere";
-    if (!v[kind]) {
+    const plugin = hostKind.get(v.host);
+    if (!plugin) return;
+    if (plugin.fleet.vmNeeds && v[plugin.kind] === undefined) {
       problems.push([
         ["vms", i],
-        kind === "vsphere"
-          ? `VM "${v.name}" runs on vSphere host "${v.host}" and needs vsphere: { template }`
-          : `VM "${v.name}" runs on libvirt host "${v.host}" and needs libvirt: { baseImage }`,
+        `VM "${v.name}" runs on ${plugin.title} host "${v.host}" and needs ${plugin.fleet.vmNeeds}`,
       ]);
     }
-    if (v[other])
-      problems.push([["vms", i, other], `host "${v.host}" is ${kind}; ${other} settings do not apply to it`]);
+    for (const other of HYPERVISORS.filter((o) => o !== plugin && v[o.kind] !== undefined)) {
+      problems.push([
+        ["vms", i, other.kind],
+        `host "${v.host}" is ${plugin.kind}; ${other.kind} settings do not apply to it`,
+      ]);
+    }
   });
   return problems;
 }

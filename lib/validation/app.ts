@@ -3,11 +3,13 @@
  * so a problem in the second stack leaves the first one on disk and hides the problems of the rest. Here every
  * construct of every stack is checked first and all problems are reported together.
  */
-import { App, AppConfig, DISABLE_STACK_TRACE_IN_METADATA } from "cdktf";
+import { App, AppConfig, DISABLE_STACK_TRACE_IN_METADATA, TerraformStack } from "cdktf";
 import { existsSync, readdirSync, rmSync, statSync } from "fs";
 import { join } from "path";
 import { IConstruct } from "constructs";
+import { PassthroughHost } from "../host";
 import { PassthroughValidationError, isSelfDescribing } from "../problems";
+import { ensureManifest } from "../report/manifest";
 
 /** Every validation message of every construct in the app, in construct order. */
 export function appProblems(app: IConstruct): string[] {
@@ -40,6 +42,10 @@ export class PassthroughApp extends App {
   }
 
   public override synth(): void {
+    // Every stack with a passthrough host writes the manifest `gpu-passthrough report` reads.
+    for (const stack of this.node.findAll().filter((c) => c instanceof TerraformStack)) {
+      if (stack.node.findAll().some((c) => c instanceof PassthroughHost)) ensureManifest(stack);
+    }
     try {
       assertValidApp(this);
     } catch (e) {

@@ -2,6 +2,7 @@
  * Rules every passthrough VM must meet whatever the hypervisor, checked before deploy. The hypervisor's own
  * limits come from its backend; its own extra rules live beside its renderer.
  */
+import { Token } from "cdktf";
 import { formatMib } from "../gpu/model";
 import { isLargeBar } from "../mmio";
 import { Problem } from "../problems";
@@ -14,7 +15,12 @@ export function vmProblems(vm: GpuPassthroughVm): Problem[] {
   const problems: Problem[] = [];
   const add = (message: string, fix?: string) => problems.push({ subject, message, fix });
 
-  if (!Number.isInteger(vm.cpus) || vm.cpus < 1 || vm.cpus > limits.maxCpus) {
+  // A Token (a variable, another resource's attribute) is known only at deploy time: Terraform and the
+  // hypervisor check it then; arithmetic on its placeholder number here would report nonsense.
+  const cpusKnown = !Token.isUnresolved(vm.cpus) && !Token.isUnresolved(vm.coresPerSocket);
+  if (!cpusKnown) {
+    // nothing to check before deploy
+  } else if (!Number.isInteger(vm.cpus) || vm.cpus < 1 || vm.cpus > limits.maxCpus) {
     add(`cpus ${vm.cpus} is out of range`, `give a whole number from 1 to ${limits.maxCpus} (${kind}'s maximum)`);
   } else if (!Number.isInteger(vm.coresPerSocket) || vm.coresPerSocket < 1 || vm.cpus % vm.coresPerSocket !== 0) {
     add(
@@ -24,7 +30,9 @@ export function vmProblems(vm: GpuPassthroughVm): Problem[] {
   }
 
   const gib = vm.memoryMib / 1024;
-  if (!(vm.memoryMib > 0) || vm.memoryMib > limits.maxMemoryMib) {
+  if (Token.isUnresolved(vm.memoryMib)) {
+    // checked at deploy time, as above
+  } else if (!(vm.memoryMib > 0) || vm.memoryMib > limits.maxMemoryMib) {
     add(
       `memoryGib ${gib} is out of range`,
       `give more than 0 and at most ${limits.maxMemoryMib / 1024} (${kind}'s maximum)`,

@@ -11,12 +11,13 @@ import { Problem } from "../../problems";
 import { StackFile } from "../../stack-file";
 import { terraformValue } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
-import { BackendLimits, HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
+import { BackendLimits, HostBinding, HostStep, HypervisorBackend, HypervisorVmOptions, VmRendering } from "../backend";
 import { HostDistro, OvmfPaths, ovmfPaths } from "./distro";
 import { domainXml } from "./domain-xml";
 import { CpuVendor, HostPrepPlan, hostPrepPlan, hostPrepScript, hostPrepSteps } from "./host-prep";
 import { renderDomain } from "./render-domain";
-import { libvirtHostProblems, libvirtVmProblems, unrenderedDomainProblems } from "./vm-rules";
+import { LibvirtVmOptions } from "./vm-options";
+import { libvirtHostProblems, libvirtVmProblems, missingOptionsProblem, unrenderedDomainProblems } from "./vm-rules";
 
 export interface LibvirtBackendProps {
   /**
@@ -57,7 +58,7 @@ export interface LibvirtBackendProps {
  * KVM limits on q35 as this library uses them: QEMU's q35 machine takes 288 vCPUs without an IOMMU for
  * interrupt remapping; each passed function takes a pcie-root-port, and libvirt places those on pcie.0's 31 slots.
  */
-const KVM_LIMITS: BackendLimits = {
+export const KVM_LIMITS: BackendLimits = {
   maxCpus: 288,
   maxMemoryMib: 16 * 1024 * 1024,
   memoryGranularityMib: 1,
@@ -77,7 +78,11 @@ export class LibvirtBackend implements HypervisorBackend {
     "destroy stops the guest without a shutdown (0.9.7 cannot shut down, then force): for a clean stop, run `virsh shutdown <vm>` on the host first",
   ];
 
-  constructor(public readonly props: LibvirtBackendProps) {}
+  private readonly props: LibvirtBackendProps;
+
+  constructor(props: LibvirtBackendProps) {
+    this.props = props;
+  }
 
   /** KVM hosts are named by their host name alone: one libvirtd per machine. */
   public hostKey(hostName: string): string {
@@ -154,9 +159,11 @@ export class LibvirtHostBinding implements HostBinding {
     return problems;
   }
 
-  public renderVm(vm: GpuPassthroughVm): VmRendering {
+  public renderVm(vm: GpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering {
     this.vms.push(vm);
-    const rendered = renderDomain(vm, {
+    // Without settings there is no base image to boot: a domain with the VM's intent alone, and the one problem.
+    const opts = (options as LibvirtVmOptions | undefined) ?? { kind: "libvirt", baseImage: "" };
+    const rendered = renderDomain(vm, opts, {
       provider: this.props.provider,
       pool: this.props.pool ?? "default",
       network: this.props.network ?? "default",
@@ -173,7 +180,11 @@ export class LibvirtHostBinding implements HostBinding {
     });
     return {
       resource: domain,
-      validate: () => [...libvirtVmProblems(vm, this.iommuGroups), ...unrenderedDomainProblems(vm, domain)],
+      finalize: rendered.finalize,
+      validate: () =>
+        options
+          ? [...libvirtVmProblems(vm, opts, this.iommuGroups), ...unrenderedDomainProblems(vm, domain)]
+          : [missingOptionsProblem(vm)],
     };
   }
 }

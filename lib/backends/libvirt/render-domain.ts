@@ -32,6 +32,8 @@ export interface DomainPlacement {
 
 export interface RenderedDomain {
   readonly domain: Domain;
+  /** Writes what follows from the VM's GPUs into the domain: called at synth, once the allocation is complete. */
+  readonly finalize: () => void;
   readonly bootVolume: Volume;
   readonly cloudInit: CloudinitDisk;
   readonly cloudInitVolume: Volume;
@@ -85,21 +87,56 @@ export function cloudInitId(userData: string, metaData: string): string {
   return createHash("sha256").update(userData).update(metaData).digest("hex").slice(0, 16);
 }
 
-export function domainConfig(vm: GpuPassthroughVm, placement: DomainPlacement): DomainConfig {
-  const opts = vm.props.libvirt ?? { baseImage: "" };
-  const efi = vm.firmware === "efi";
-  const { ovmf } = placement;
-  const hide = vm.hideHypervisor;
-  const mmioArgs = ovmfMmioArgs(vm.mmio);
+/** What follows from the VM's GPUs, which the app allocates at synth (see lib/allocation.ts). */
+export interface GpuDependentDomain {
+  readonly description: string;
+  readonly maxPhysAddr?: { readonly mode: string };
+  readonly kvm?: { readonly hidden: { readonly state: string } };
+  readonly hyperV?: NonNullable<DomainConfig["features"]>["hyperV"];
+  readonly hostdevs: DomainDevicesHostdevs[];
+  readonly qemuCommandline?: DomainConfig["qemuCommandline"];
+}
+
+export function gpuDependentDomain(vm: GpuPassthroughVm, opts: LibvirtVmOptions): GpuDependentDomain {
+  const { derived } = vm;
+  const mmioArgs = ovmfMmioArgs(derived.mmio);
   const usb = (opts.usbDevices ?? []).map((u) => ({
     managed: true,
     subsysUsb: { source: { vendor: { id: `0x${u.vendorId}` }, product: { id: `0x${u.productId}` } } },
   }));
   return {
+    description: `GPU passthrough VM: ${derived.gpus.map((g) => `${g.label} ${g.model.name}`).join(", ")}`,
+    // The 64-bit aperture sits above guest RAM; the guest needs the host's physical address width to reach it.
+    maxPhysAddr: derived.mmio.needs64BitMmio ? { mode: "passthrough" } : undefined,
+    kvm: derived.hideHypervisor ? { hidden: { state: "on" } } : undefined,
+    hyperV: derived.hideHypervisor
+      ? {
+          mode: "custom",
+          relaxed: { state: "on" },
+          vapic: { state: "on" },
+          spinlocks: { state: "on", retries: 8191 },
+          vendorId: { state: "on", value: opts.hypervisorVendorId ?? DEFAULT_HYPERV_VENDOR_ID },
+        }
+      : undefined,
+    hostdevs: [...pciHostdevs(derived.gpus, opts.gpuRom), ...usb],
+    qemuCommandline: mmioArgs.length ? { args: mmioArgs.map((value) => ({ value })) } : undefined,
+  };
+}
+
+/** The domain's configuration; `gpu` is what follows from the VM's GPUs as the app's allocation gives them now. */
+export function domainConfig(
+  vm: GpuPassthroughVm,
+  opts: LibvirtVmOptions,
+  placement: DomainPlacement,
+  gpu: GpuDependentDomain = gpuDependentDomain(vm, opts),
+): DomainConfig {
+  const efi = vm.firmware === "efi";
+  const { ovmf } = placement;
+  return {
     provider: placement.provider,
     name: vm.vmName,
     type: "kvm",
-    description: `GPU passthrough VM: ${vm.gpus.map((g) => `${g.label} ${g.model.name}`).join(", ")}`,
+    description: gpu.description,
     memory: vm.memoryMib,
     memoryUnit: "MiB",
     vcpu: vm.cpus,
@@ -133,8 +170,7 @@ export function domainConfig(vm: GpuPassthroughVm, placement: DomainPlacement): 
       mode: "host-passthrough",
       check: "none",
       topology: { sockets: vm.cpus / vm.coresPerSocket, dies: 1, cores: vm.coresPerSocket, threads: 1 },
-      // The 64-bit aperture sits above guest RAM; the guest needs the host's physical address width to reach it.
-      ...(vm.mmio.needs64BitMmio ? { maxPhysAddr: { mode: "passthrough" } } : {}),
+      ...(gpu.maxPhysAddr ? { maxPhysAddr: gpu.maxPhysAddr } : {}),
     },
     ...(opts.vcpuPins?.length ? { cpuTune: { vcpuPin: opts.vcpuPins.map((cpuSet, vcpu) => ({ vcpu, cpuSet })) } } : {}),
     memoryBacking: {
@@ -147,18 +183,8 @@ export function domainConfig(vm: GpuPassthroughVm, placement: DomainPlacement): 
       acpi: true,
       apic: {},
       ...(vm.secureBoot ? { smm: { state: "on" } } : {}),
-      ...(hide
-        ? {
-            kvm: { hidden: { state: "on" } },
-            hyperV: {
-              mode: "custom",
-              relaxed: { state: "on" },
-              vapic: { state: "on" },
-              spinlocks: { state: "on", retries: 8191 },
-              vendorId: { state: "on", value: opts.hypervisorVendorId ?? DEFAULT_HYPERV_VENDOR_ID },
-            },
-          }
-        : {}),
+      ...(gpu.kvm ? { kvm: gpu.kvm } : {}),
+      ...(gpu.hyperV ? { hyperV: gpu.hyperV } : {}),
       ioapic: { driver: "kvm" },
     },
     devices: {
@@ -171,15 +197,15 @@ export function domainConfig(vm: GpuPassthroughVm, placement: DomainPlacement): 
         },
         {
           device: "cdrom",
-          source: { volume: { pool: placement.pool, volume: cloudInitVolumeName(vm) } },
+          source: { volume: { pool: placement.pool, volume: cloudInitVolumeName(vm, opts) } },
           target: { dev: "sda", bus: "sata" },
           readOnly: true,
         },
       ],
       interfaces: [{ source: { network: { network: opts.network ?? placement.network } }, model: { type: "virtio" } }],
-      hostdevs: [...pciHostdevs(vm.gpus, opts.gpuRom), ...usb],
+      hostdevs: gpu.hostdevs,
     },
-    ...(mmioArgs.length ? { qemuCommandline: { args: mmioArgs.map((value) => ({ value })) } } : {}),
+    ...(gpu.qemuCommandline ? { qemuCommandline: gpu.qemuCommandline } : {}),
   };
 }
 
@@ -189,8 +215,7 @@ export const bootVolumeName = (vm: GpuPassthroughVm): string => `${vm.vmName}-bo
  * changed `create.content.url` does not force a replacement, but a changed name does. So a cloud-init change plans
  * as a replacement of the volume (and a domain update that attaches the new one), never as a failing update.
  */
-export function cloudInitVolumeName(vm: GpuPassthroughVm): string {
-  const opts = vm.props.libvirt ?? { baseImage: "" };
+export function cloudInitVolumeName(vm: GpuPassthroughVm, opts: LibvirtVmOptions): string {
   return `${vm.vmName}-cloudinit-${cloudInitId(cloudConfig(vm, opts), cloudMetaData(vm, opts))}.iso`;
 }
 
@@ -210,9 +235,8 @@ function bindings() {
   };
 }
 
-export function renderDomain(vm: GpuPassthroughVm, placement: DomainPlacement): RenderedDomain {
+export function renderDomain(vm: GpuPassthroughVm, opts: LibvirtVmOptions, placement: DomainPlacement): RenderedDomain {
   const { Domain, Volume, CloudinitDisk } = bindings();
-  const opts = vm.props.libvirt ?? { baseImage: "" };
   const provider = placement.provider;
   const bootVolume = new Volume(
     vm,
@@ -241,7 +265,7 @@ export function renderDomain(vm: GpuPassthroughVm, placement: DomainPlacement): 
     "cloudinit-volume",
     terraformLiteral({
       provider,
-      name: cloudInitVolumeName(vm),
+      name: cloudInitVolumeName(vm, opts),
       pool: placement.pool,
       target: { format: { type: "raw" } },
       create: { content: { url: cloudInit.path } },
@@ -256,8 +280,19 @@ export function renderDomain(vm: GpuPassthroughVm, placement: DomainPlacement): 
   );
   // Volumes are named literally in the domain (so its XML reads plainly); depends_on keeps the order.
   const domain = new Domain(vm, "domain", {
-    ...terraformLiteral(domainConfig(vm, placement)),
+    ...terraformLiteral(domainConfig(vm, opts, placement)),
     dependsOn: [bootVolume, cloudInitVolume],
   });
-  return { domain, bootVolume, cloudInit, cloudInitVolume };
+  // The blocks that follow from the GPUs, written again from the final allocation (escape-hatch overrides are
+  // applied on top at synth; they are kept).
+  const finalize = () => {
+    const config = terraformLiteral(domainConfig(vm, opts, placement));
+    domain.description = config.description ?? "";
+    if (config.cpu) domain.putCpu(config.cpu);
+    if (config.features) domain.putFeatures(config.features);
+    if (config.devices) domain.putDevices(config.devices);
+    if (config.qemuCommandline) domain.putQemuCommandline(config.qemuCommandline);
+    else domain.resetQemuCommandline();
+  };
+  return { domain, finalize, bootVolume, cloudInit, cloudInitVolume };
 }

@@ -1,4 +1,5 @@
 /** libvirt/KVM settings of a {@link GpuPassthroughVm}: its boot disk, network, cloud-init and tuning. */
+import type { HypervisorVmOptions } from "../backend";
 
 /** A USB device passed to the guest by its ids, as `lsusb` shows them (`046d:c52b` → vendorId 046d, productId c52b). */
 export interface UsbDevice {
@@ -26,7 +27,9 @@ export interface LibvirtCloudInit {
   readonly userData?: string;
 }
 
-export interface LibvirtVmOptions {
+export interface LibvirtVmOptions extends HypervisorVmOptions {
+  /** These are libvirt settings. */
+  readonly kind: "libvirt";
   /**
    * Absolute path, on the host, of the qcow2 base image the boot disk is layered on (a backing store: the image
    * is never written). E.g. `/var/lib/libvirt/images/noble-server-cloudimg-amd64.img`.

@@ -41,18 +41,20 @@ export function libvirtHostProblems(
   return problems;
 }
 
-export function libvirtVmProblems(vm: GpuPassthroughVm, groups: readonly IommuGroup[]): Problem[] {
-  const subject = vm.subject;
-  const opts = vm.props.libvirt;
-  if (!opts) {
-    return [
-      {
-        subject,
-        message: `runs on libvirt ${vm.host.subject} but has no libvirt settings`,
-        fix: "give libvirt: { baseImage: '/var/lib/libvirt/images/<image>.qcow2' } (the boot disk's base image)",
-      },
-    ];
-  }
+/** A VM on a libvirt host without libvirt settings: the one problem to report about it. */
+export function missingOptionsProblem(vm: GpuPassthroughVm): Problem {
+  return {
+    subject: vm.subject,
+    message: `runs on libvirt ${vm.host.subject} but has no libvirt settings`,
+    fix: 'give hypervisor: { kind: "libvirt", baseImage: "/var/lib/libvirt/images/<image>.qcow2" } (libvirt: { baseImage } in a fleet file)',
+  };
+}
+
+export function libvirtVmProblems(
+  vm: GpuPassthroughVm,
+  opts: LibvirtVmOptions,
+  groups: readonly IommuGroup[],
+): Problem[] {
   return [...isolationProblems(vm, groups), ...optionProblems(vm, opts)];
 }
 

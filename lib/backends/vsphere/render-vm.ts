@@ -9,6 +9,7 @@ import {
   VirtualMachineCloneCustomize,
 } from "@cdktf/provider-vsphere/lib/virtual-machine";
 import { Fn, IResolvable, ITerraformDependable, Token } from "cdktf";
+import type { DerivedVm } from "../../derive";
 import type { VmBackendSetting } from "../backend";
 import { MmioRequirement } from "../../mmio";
 import { TerraformData } from "../../terraform-data";
@@ -27,11 +28,14 @@ export function mmioExtraConfig(mmio: MmioRequirement): Record<string, string> {
 }
 
 /** The `extra_config` keys passthrough needs, from the VM's derived settings. */
-export function passthroughExtraConfig(vm: GpuPassthroughVm): Record<string, string> {
-  const config: Record<string, string> = { ...mmioExtraConfig(vm.mmio) };
-  if (vm.hideHypervisor) config["hypervisor.cpuid.v0"] = "FALSE";
+export function passthroughExtraConfig(
+  derived: Pick<DerivedVm, "mmio" | "hideHypervisor">,
+  opts?: Pick<VsphereVmOptions, "horizon">,
+): Record<string, string> {
+  const config: Record<string, string> = { ...mmioExtraConfig(derived.mmio) };
+  if (derived.hideHypervisor) config["hypervisor.cpuid.v0"] = "FALSE";
   // Seed 001: a Horizon desktop with a passthrough GPU must not enable the virtual SVGA's 3D renderer.
-  if (vm.props.vsphere?.horizon) config["mks.enable3d"] = "FALSE";
+  if (opts?.horizon) config["mks.enable3d"] = "FALSE";
   return config;
 }
 
@@ -46,14 +50,24 @@ export interface VmPlacement {
   /** Datastore and network names, after the backend's defaults. */
   readonly datastore: string;
   readonly network: string;
-  /** `pci_device_id` entries, from the host's addresses or lookups. */
-  readonly pciDeviceIds: string[];
   /** Resources the VM waits for (the opt-in DirectPath toggle). */
   readonly dependsOn: ITerraformDependable[];
 }
 
-export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacement): VirtualMachine {
-  const opts: VsphereVmOptions = vm.props.vsphere ?? { template: "" };
+/** A VM without vSphere settings: only what the intent says, so the missing settings are the one problem reported. */
+export function renderBareVirtualMachine(vm: GpuPassthroughVm): VirtualMachine {
+  return new VirtualMachine(
+    vm,
+    "vm",
+    terraformLiteral({ name: vm.vmName, resourcePoolId: "", numCpus: vm.cpus, memory: vm.memoryMib }),
+  );
+}
+
+export function renderVirtualMachine(
+  vm: GpuPassthroughVm,
+  opts: VsphereVmOptions,
+  placement: VmPlacement,
+): VirtualMachine {
   const { inventory, host } = placement;
   const controller = opts.diskController ?? "scsi";
   const template = inventory.templateRefs(opts.template, controller);
@@ -81,7 +95,7 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
       nestedHvEnabled: opts.nestedVirtualization ?? false,
       firmware: vm.firmware,
       // Unset, the provider sends false and turns the template's secure boot off (expandVirtualMachineBootOptions).
-      efiSecureBootEnabled: efi ? (vm.props.secureBoot ?? template.efiSecureBootEnabled) : undefined,
+      efiSecureBootEnabled: efi ? (vm.userSecureBoot ?? template.efiSecureBootEnabled) : undefined,
       vtpm: opts.vtpm ? { version: "2.0" } : undefined,
       guestId: template.guestId,
       scsiType: controller === "scsi" ? template.scsiType : undefined,
@@ -94,8 +108,6 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
       ],
       cdrom: renderToolsCdrom(inventory, opts),
       clone: renderClone(template.uuid, opts),
-      pciDeviceId: placement.pciDeviceIds,
-      extraConfig: nonEmpty(passthroughExtraConfig(vm)),
       dependsOn: placement.dependsOn.length ? placement.dependsOn : undefined,
       // By address: cdktf writes a construct here as "${terraform_data.x}", which Terraform 1.11 refuses.
       lifecycle: {
@@ -115,6 +127,19 @@ export function renderVirtualMachine(vm: GpuPassthroughVm, placement: VmPlacemen
   return resource;
 }
 
+/** Writes the PCI devices and the `extra_config` that follow from the VM's GPUs, as the allocation gives them now. */
+export function renderGpus(
+  vm: GpuPassthroughVm,
+  opts: VsphereVmOptions,
+  resource: VirtualMachine,
+  ids: string[],
+): void {
+  resource.pciDeviceId = ids;
+  const config = nonEmpty(passthroughExtraConfig(vm.derived, opts));
+  if (config) resource.extraConfig = terraformLiteral(config);
+  else resource.resetExtraConfig();
+}
+
 /**
  * A vtpm block exactly when the template has a vTPM. After a clone the provider removes a vTPM the configuration
  * does not declare (VtpmApplyOperation, virtual_machine_device_subresource.go:1170-1182), so a Windows 11
@@ -128,29 +153,28 @@ function keepTemplateVtpm(resource: VirtualMachine, templateHasVtpm: IResolvable
 }
 
 /** What the report shows of the settings only vSphere derives. */
-export function vsphereVmSettings(vm: GpuPassthroughVm): VmBackendSetting[] {
-  const opts = vm.props.vsphere;
+export function vsphereVmSettings(vm: GpuPassthroughVm, opts: VsphereVmOptions): VmBackendSetting[] {
   const settings: VmBackendSetting[] = [];
   if (vm.firmware === "efi") {
     settings.push({
       setting: "secure-boot",
-      value: vm.props.secureBoot === undefined ? "as the template" : vm.props.secureBoot ? "on" : "off",
+      value: vm.userSecureBoot === undefined ? "as the template" : vm.userSecureBoot ? "on" : "off",
       why:
-        vm.props.secureBoot === undefined
+        vm.userSecureBoot === undefined
           ? "efi_secure_boot_enabled from the template: left unset, the provider sends false and turns it off on the clone"
           : "set for this VM",
     });
   }
   settings.push({
     setting: "vtpm",
-    value: opts?.vtpm === undefined ? "as the template" : opts.vtpm ? "TPM 2.0" : "none",
+    value: opts.vtpm === undefined ? "as the template" : opts.vtpm ? "TPM 2.0" : "none",
     why:
-      opts?.vtpm === undefined
+      opts.vtpm === undefined
         ? "a vtpm block when data.vsphere_virtual_machine says the template has one: the provider removes a cloned vTPM the configuration does not declare (Windows 11 needs it)"
         : "set for this VM",
   });
-  if (opts?.dynamicDirectPath) settings.push(DYNAMIC_DIRECTPATH_SETTING);
-  if (opts?.horizon) settings.push(toolsSetting(opts.template, opts.horizon));
+  if (opts.dynamicDirectPath) settings.push(DYNAMIC_DIRECTPATH_SETTING);
+  if (opts.horizon) settings.push(toolsSetting(opts.template, opts.horizon));
   return settings;
 }
 

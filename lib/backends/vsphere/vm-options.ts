@@ -1,6 +1,9 @@
 /** vSphere settings of a {@link GpuPassthroughVm}: where it lives, what it is cloned from, how it is customized. */
+import type { HypervisorVmOptions } from "../backend";
 
-export interface VsphereVmOptions {
+export interface VsphereVmOptions extends HypervisorVmOptions {
+  /** These are vSphere settings. */
+  readonly kind: "vsphere";
   /**
    * The template VM to clone: a guest installed in EFI mode, without GPUs. The provider cannot add PCI devices to
    * a VM it creates bare (the device step looks the VM up before it exists), and the seed's advice is the same:

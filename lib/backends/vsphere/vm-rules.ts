@@ -9,6 +9,7 @@ import { Problem } from "../../problems";
 import { resolveIn, resolvedAttributes } from "../../tokens";
 import type { GpuPassthroughVm } from "../../vm";
 import { parseDatastorePath } from "./horizon";
+import { VsphereVmOptions } from "./vm-options";
 
 /** Settings ESXi refuses, or silently breaks, on a VM with a DirectPath device. */
 const FORBIDDEN_WITH_PASSTHROUGH: readonly { attr: string; prop: string; why: string }[] = [
@@ -82,17 +83,13 @@ export interface VspherePlacementNames {
 
 export function vsphereVmProblems(
   vm: GpuPassthroughVm,
+  opts: VsphereVmOptions,
   resource: VirtualMachine,
   names: VspherePlacementNames,
 ): Problem[] {
   const subject = vm.subject;
   const problems: Problem[] = [];
   const add = (message: string, fix?: string) => problems.push({ subject, message, fix });
-  const opts = vm.props.vsphere;
-  if (!opts) {
-    add(`runs on ${vm.host.subject}, a vSphere host, but has no vsphere settings`, "give vsphere: { template: ... }");
-    return problems;
-  }
   if (!names.datastore) add("has no datastore", "give vsphere.datastore, or a default datastore on the host's backend");
   if (!names.network) add("has no network", "give vsphere.network, or a default network on the host's backend");
   if (!opts.template) add("vsphere.template is empty", "name the EFI template VM to clone (installed without GPUs)");

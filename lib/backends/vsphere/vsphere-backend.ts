@@ -10,14 +10,15 @@ import { TerraformData } from "../../terraform-data";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { Problem } from "../../problems";
-import { HostBinding, HostStep, HypervisorBackend, VmRendering, VmStep } from "../backend";
+import { HostBinding, HostStep, HypervisorBackend, HypervisorVmOptions, VmRendering, VmStep } from "../backend";
 import { dynamicDirectPathStep, esxiHostSteps } from "./directpath";
 import { toolsTemplateStep } from "./horizon";
 import { re2Problem } from "./re2";
 import { VSPHERE_LIMITS } from "./limits";
 import { VsphereInventory } from "./inventory";
-import { renderVirtualMachine, vsphereVmSettings } from "./render-vm";
+import { renderBareVirtualMachine, renderGpus, renderVirtualMachine, vsphereVmSettings } from "./render-vm";
 import { VsphereSnapshotRule } from "./snapshot-rule";
+import { VsphereVmOptions } from "./vm-options";
 import { vsphereVmProblems } from "./vm-rules";
 
 export interface VsphereBackendProps {
@@ -46,7 +47,16 @@ export class VsphereBackend implements HypervisorBackend {
     "a change to the VM's PCI devices or MMIO settings needs the VM powered off (a reboot of the guest)",
   ];
 
-  constructor(public readonly props: VsphereBackendProps) {}
+  private readonly props: VsphereBackendProps;
+
+  constructor(props: VsphereBackendProps) {
+    this.props = props;
+  }
+
+  /** The vCenter datacenter that holds the host. */
+  public get datacenter(): string {
+    return this.props.datacenter;
+  }
 
   public hostKey(hostName: string): string {
     return `vsphere:${this.props.datacenter}/${hostName}`;
@@ -152,37 +162,58 @@ export class VsphereHostBinding implements HostBinding {
     );
   }
 
-  public renderVm(vm: GpuPassthroughVm): VmRendering {
+  public renderVm(vm: GpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering {
+    const opts = options as VsphereVmOptions | undefined;
+    if (!opts) {
+      const resource = renderBareVirtualMachine(vm);
+      return {
+        resource,
+        finalize: () => undefined,
+        validate: () => [
+          {
+            subject: vm.subject,
+            message: `runs on ${vm.host.subject}, a vSphere host, but has no vSphere settings`,
+            fix: 'give hypervisor: { kind: "vsphere", template: ... } (vsphere: { template } in a fleet file)',
+          },
+        ],
+      };
+    }
     const names = {
-      datastore: vm.props.vsphere?.datastore ?? this.props.datastore,
-      network: vm.props.vsphere?.network ?? this.props.network,
+      datastore: opts.datastore ?? this.props.datastore,
+      network: opts.network ?? this.props.network,
     };
-    const pciDeviceIds = vm.gpus.flatMap((g) => this.pciDeviceIds(g));
-    const resource = renderVirtualMachine(vm, {
+    const resource = renderVirtualMachine(vm, opts, {
       inventory: this.inventory,
       where: { datacenter: this.props.datacenter, host: this.host.hostName },
       host: this.inventory.hostRefs(this.host.hostName),
       datastore: names.datastore ?? "",
       network: names.network ?? "",
-      pciDeviceIds,
       dependsOn: this.directPathRunner ? [this.directPathRunner] : [],
     });
     VsphereSnapshotRule.of(this.host).watch(vm);
+    const finalize = () =>
+      renderGpus(
+        vm,
+        opts,
+        resource,
+        vm.gpus.flatMap((g) => this.pciDeviceIds(g)),
+      );
+    finalize();
     return {
       resource,
-      validate: () => vsphereVmProblems(vm, resource, names),
-      settings: vsphereVmSettings(vm),
-      steps: vsphereVmSteps(vm),
+      finalize,
+      validate: () => vsphereVmProblems(vm, opts, resource, names),
+      settings: () => vsphereVmSettings(vm, opts),
+      steps: () => vsphereVmSteps(vm, opts),
     };
   }
 }
 
 /** The VM's steps outside Terraform: the Horizon Tools install in its template, the Dynamic DirectPath conversion. */
-function vsphereVmSteps(vm: GpuPassthroughVm): VmStep[] {
-  const opts = vm.props.vsphere;
+function vsphereVmSteps(vm: GpuPassthroughVm, opts: VsphereVmOptions): VmStep[] {
   const steps: VmStep[] = [];
-  if (opts?.horizon && opts.horizon.toolsIso === undefined) steps.push(toolsTemplateStep(opts.template, opts.horizon));
-  if (opts?.dynamicDirectPath) {
+  if (opts.horizon && opts.horizon.toolsIso === undefined) steps.push(toolsTemplateStep(opts.template, opts.horizon));
+  if (opts.dynamicDirectPath) {
     steps.push(
       dynamicDirectPathStep(vm.gpus.flatMap((g) => (g.functions.length ? g.functions.map(String) : [g.label]))),
     );
