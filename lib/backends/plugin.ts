@@ -66,6 +66,11 @@ export interface FleetFragments<S, H, V> {
    * or undefined for the site alone.
    */
   vmNameScope?(site: S, vm: V | undefined): string | undefined;
+  /**
+   * A small valid fleet entry of each kind, for documentation and for the suite every hypervisor passes
+   * (__tests__/hypervisors.test.ts): the same VM moved between hypervisors must synthesize an equivalent VM.
+   */
+  readonly example: { readonly site: S; readonly host: H; readonly vm: V };
   /** Creates the site's providers in its stack and says how hosts and VMs become constructs. */
   bindSite(scope: SiteScope, site: S, hosts: readonly PluginFleetHost<H>[]): SiteBinding<H, V>;
 }

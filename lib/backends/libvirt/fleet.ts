@@ -85,6 +85,19 @@ export const LIBVIRT_FLEET: FleetFragments<Record<string, never>, Host, Vm> = {
   hostNeeds: ["libvirt", "libvirt: { cpuVendor, iommuGroups } (gpu-passthrough discover prints them)"],
   vm: libvirtVm,
   vmNeeds: "libvirt: { baseImage }",
+  example: {
+    site: {},
+    host: {
+      libvirt: {
+        cpuVendor: "amd",
+        iommuGroups: [
+          { id: 14, devices: ["0000:0b:00.0", "0000:0b:00.1"] },
+          { id: 15, devices: ["0000:0c:00.0", "0000:0c:00.1"] },
+        ],
+      },
+    },
+    vm: { baseImage: "/var/lib/libvirt/images/ubuntu-24.04.qcow2" },
+  },
   bindSite(scope, _site, hosts) {
     const providers = new Map(
       hosts.map((h) => {

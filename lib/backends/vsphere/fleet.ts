@@ -107,6 +107,11 @@ export const VSPHERE_FLEET: FleetFragments<Site, Host, Vm> = {
   hostFields,
   vm: vsphereVm,
   vmNeeds: "vsphere: { template }",
+  example: {
+    site: { server: "vcenter.example.com", datacenter: "DC1" },
+    host: { datastore: "nvme-ds-01", network: "VM Network" },
+    vm: { template: "ubuntu-2204-efi" },
+  },
   // VMs of one name in one vCenter datacenter and folder would be one VM in the inventory, whatever their site.
   vmNameScope: (s, v) => `vsphere:${s.server.toLowerCase()}/${s.datacenter}/${v?.folder ?? ""}`,
   bindSite(scope, s) {
