@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { HostBinding, HostStep, HypervisorBackend } from "./backends/backend";
+import { HostBinding, HostStep, HypervisorBackend, IPassthroughHost } from "./backends/backend";
 import { CustomGpuModel, GpuModel } from "./gpu/model";
 import { resolveGpuModel } from "./gpu/resolve";
 import { PciAddress } from "./pci/address";
@@ -75,7 +75,7 @@ export interface HostGpu {
  * VMs take GPUs from a host by count or by address; the host knows which are free, the steps outside Terraform
  * it needs (e.g. toggling DirectPath I/O on ESXi), and reports problems with its inventory at synth.
  */
-export class PassthroughHost extends Construct {
+export class PassthroughHost extends Construct implements IPassthroughHost {
   public readonly hostName: string;
   public readonly backend: HypervisorBackend;
   /** All GPUs that were declared correctly, in address order. */

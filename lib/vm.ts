@@ -1,7 +1,7 @@
 import { Aspects, IAspect, TerraformResource, TerraformStack, Token } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import { GpuLedger } from "./allocation";
-import type { HypervisorVmOptions, VmBackendSetting, VmRendering, VmStep } from "./backends/backend";
+import type { HypervisorVmOptions, IGpuPassthroughVm, VmBackendSetting, VmRendering, VmStep } from "./backends/backend";
 import { DerivedVm, Firmware, deriveVm } from "./derive";
 import { HostGpu, PassthroughHost } from "./host";
 import { MmioRequirement } from "./mmio";
@@ -79,7 +79,7 @@ export interface GpuPassthroughVmProps {
  * Which GPUs the VM gets is decided for the whole app at synth (see allocation.ts): the GPU-dependent values below
  * are read then, and what the renderers write from them is resolved then too.
  */
-export class GpuPassthroughVm extends Construct {
+export class GpuPassthroughVm extends Construct implements IGpuPassthroughVm {
   public readonly vmName: string;
   public readonly host: PassthroughHost;
   public readonly cpus: number;
@@ -214,7 +214,7 @@ export class GpuPassthroughVm extends Construct {
       ...this.problems,
       ...problems,
       ...(mmio ? [{ subject: this.subject, message: mmio }] : []),
-      ...vmProblems(this),
+      ...vmProblems(this.subject, this.derived, this.host.backend),
       ...this.rendering.validate(),
     ];
   }

@@ -1,12 +1,25 @@
 /**
  * The seam between backend-neutral intent (hosts, GPUs, VMs and what they need) and a hypervisor's Terraform
- * provider. A backend turns a {@link PassthroughHost} and its {@link GpuPassthroughVm}s into resources and adds the
+ * provider. A backend turns a PassthroughHost and its GpuPassthroughVms into resources and adds the
  * rules only that hypervisor has. Adding a hypervisor means adding one implementation of these interfaces.
  */
 import { TerraformResource } from "cdktf";
-import type { PassthroughHost } from "../host";
-import type { GpuPassthroughVm } from "../vm";
+import type { IConstruct } from "constructs";
 import { Problem } from "../problems";
+
+/** A passthrough host as the core hands it to a backend (PassthroughHost implements it). */
+export interface IPassthroughHost extends IConstruct {
+  readonly hostName: string;
+  /** How messages name it: `host "esx-01"`. */
+  readonly subject: string;
+}
+
+/** A passthrough VM as the core hands it to a backend (GpuPassthroughVm implements it). */
+export interface IGpuPassthroughVm extends IConstruct {
+  readonly vmName: string;
+  /** How messages name it: `VM "ws-01"`. */
+  readonly subject: string;
+}
 
 /** Hard limits of the hypervisor, checked against every VM before deploy. */
 export interface BackendLimits {
@@ -69,7 +82,7 @@ export interface HypervisorBackend {
    */
   hostKey(hostName: string): string;
   /** Creates the host's lookups in its stack. Called once, by the host's constructor. */
-  bindHost(host: PassthroughHost): HostBinding;
+  bindHost(host: IPassthroughHost): HostBinding;
 }
 
 export interface HostBinding {
@@ -81,7 +94,7 @@ export interface HostBinding {
    * Renders one VM into the provider's resources. Called once, by the VM's constructor, with the VM's options when
    * they are this backend's (undefined when the VM gave none; a backend that needs them reports it).
    */
-  renderVm(vm: GpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering;
+  renderVm(vm: IGpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering;
 }
 
 export interface VmRendering {

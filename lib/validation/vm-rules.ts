@@ -5,13 +5,17 @@
 import { Token } from "cdktf";
 import { formatMib } from "../gpu/model";
 import { isLargeBar } from "../mmio";
+import type { BackendLimits } from "../backends/backend";
+import type { DerivedVm } from "../derive";
 import { Problem } from "../problems";
-import type { GpuPassthroughVm } from "../vm";
 
-export function vmProblems(vm: GpuPassthroughVm): Problem[] {
-  const limits = vm.host.backend.limits;
-  const kind = vm.host.backend.kind;
-  const subject = vm.subject;
+/** The rules of every VM, on what was derived for it and its hypervisor's limits. */
+export function vmProblems(
+  subject: string,
+  vm: DerivedVm,
+  backend: { readonly kind: string; readonly limits: BackendLimits },
+): Problem[] {
+  const { limits, kind } = backend;
   const problems: Problem[] = [];
   const add = (message: string, fix?: string) => problems.push({ subject, message, fix });
 

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { LibvirtProvider } from "../../../.gen/providers/libvirt/provider";
 import { absolutePath, checked, hexId4, name, pciAddress, text } from "../../fleet/fields";
-import { terraformName } from "../../fleet/layout";
+import { terraformName } from "../../fleet/names";
 import { NAME_LIMITS, documentProblem, hostNameProblem, textProblem } from "../../validation/names";
 import { urlCredentialProblem } from "../../validation/url-credentials";
 import type { FleetFragments } from "../plugin";
