@@ -78,7 +78,9 @@ describe("discover", () => {
   test("the server's four A100s and its BMC display load as a fleet host", async () => {
     const { out } = await cli("discover", "--root", server, "--site", "ml-lab");
     const host = loadEntry(out).hosts[0];
-    expect(host.gpus.map((g) => [g.address, typeof g.model === "string" ? g.model : g.model.name, g.role])).toEqual([
+    expect(
+      host.gpus.map((g) => [String(g.address), typeof g.model === "string" ? g.model : g.model.name, g.role]),
+    ).toEqual([
       ["0000:03:00.0", "ASPEED 1a03:2000 at 0000:03:00.0", "host"],
       ["0000:17:00.0", "nvidia-a100-80gb", undefined],
       ["0000:31:00.0", "nvidia-a100-80gb", undefined],

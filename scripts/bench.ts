@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
 import type { Fleet } from "../lib/fleet/schema";
+import { PciAddress } from "../lib/pci/address";
 
 type Case = "library" | "baseline";
 type Backend = "vsphere" | "libvirt";
@@ -63,7 +64,7 @@ function benchFleet(backend: Backend, vms: number): Fleet {
           },
         }
       : { datastore: "nvme-ds", network: "VM Network" }),
-    gpus: ADDRESSES.map((address) => ({ address, model: "nvidia-a100-80gb" })),
+    gpus: ADDRESSES.map((address) => ({ address: PciAddress.parse(address), model: "nvidia-a100-80gb" })),
   }));
   return {
     sites: [
@@ -75,7 +76,7 @@ function benchFleet(backend: Backend, vms: number): Fleet {
     vms: Array.from({ length: vms }, (_, i) => ({
       name: `gpu-vm-${i}`,
       host: hosts[Math.floor(i / GPUS_PER_HOST)].name,
-      gpus: [ADDRESSES[i % GPUS_PER_HOST]],
+      gpus: [PciAddress.parse(ADDRESSES[i % GPUS_PER_HOST])],
       cpus: 16,
       memoryGib: 128,
       ...(libvirt ? { libvirt: { baseImage: BASE_IMAGE } } : { vsphere: { template: TEMPLATE } }),
@@ -158,7 +159,7 @@ async function loadLibvirtBaseline(fleet: Fleet, outdir: string): Promise<() => 
     for (const v of fleet.vms) {
       const provider = providers.get(v.host);
       const address = typeof v.gpus === "number" ? ADDRESSES[0] : v.gpus[0];
-      const bus = parseInt(address.slice(5, 7), 16);
+      const bus = parseInt(String(address).slice(5, 7), 16);
       const boot = new Volume(stack, `${v.name}-boot`, {
         provider,
         name: `${v.name}-boot.qcow2`,
@@ -308,7 +309,7 @@ async function loadBaseline(fleet: Fleet, outdir: string): Promise<() => void> {
           { label: "disk0", size: template.disks.get(0).size, thinProvisioned: template.disks.get(0).thinProvisioned },
         ],
         clone: { templateUuid: template.id },
-        pciDeviceId: typeof v.gpus === "number" ? [] : [...v.gpus],
+        pciDeviceId: typeof v.gpus === "number" ? [] : v.gpus.map(String),
         extraConfig: { "pciPassthru.use64bitMMIO": "TRUE", "pciPassthru.64bitMMIOSizeGB": "256" }, // one A100 80GB
       });
     }

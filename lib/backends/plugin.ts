@@ -67,10 +67,14 @@ export interface FleetFragments<S, H, V> {
    */
   vmNameScope?(site: S, vm: V | undefined): string | undefined;
   /**
-   * A small valid fleet entry of each kind, for documentation and for the suite every hypervisor passes
+   * A small valid fleet entry of each kind as a fleet file writes it, for documentation and for the suite every hypervisor passes
    * (__tests__/hypervisors.test.ts): the same VM moved between hypervisors must synthesize an equivalent VM.
    */
-  readonly example: { readonly site: S; readonly host: H; readonly vm: V };
+  readonly example: {
+    readonly site: Readonly<Record<string, unknown>>;
+    readonly host: Readonly<Record<string, unknown>>;
+    readonly vm: Readonly<Record<string, unknown>>;
+  };
   /** Creates the site's providers in its stack and says how hosts and VMs become constructs. */
   bindSite(scope: SiteScope, site: S, hosts: readonly PluginFleetHost<H>[]): SiteBinding<H, V>;
 }

@@ -44,7 +44,9 @@ export const pciAddress = z
         ? PciAddress.tryParse(value)
         : 'is not a PCI address: write it as domain:bus:slot.function in hex, e.g. "0000:3b:00.0" (as lspci -D shows it)');
     if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
-  });
+  })
+  // Parsed once, here: every later layer gets the address, not its text.
+  .transform((value) => PciAddress.parse(value));
 
 /** A URL whose credentials, if any, belong in `instead` (an environment variable). */
 export const urlWithoutCredentials = (instead: string, schemes: readonly string[]) =>

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { HYPERVISORS } from "../backends/registry";
 import { isPrototypeName } from "../construct-ids";
+import { PciAddress } from "../pci/address";
 import { NAME_LIMITS } from "../validation/names";
 import { catalogId, hexId, hostName, name, pciAddress, text, urlWithoutCredentials, vmName } from "./fields";
 
@@ -180,7 +181,7 @@ export type FleetHost = {
 export type FleetVm = {
   readonly name: string;
   readonly host: string;
-  readonly gpus: number | string[];
+  readonly gpus: number | PciAddress[];
   readonly cpus: number;
   readonly coresPerSocket?: number;
   readonly memoryGib: number;

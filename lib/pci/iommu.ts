@@ -11,12 +11,12 @@ export interface IommuGroupProps {
   /** The group number, the directory name under /sys/kernel/iommu_groups. */
   readonly id: number;
   /** Every PCI function in the group that is not a bridge, e.g. `["0000:0b:00.0", "0000:0b:00.1"]`. */
-  readonly devices: readonly string[];
+  readonly devices: readonly (string | PciAddress)[];
   /**
    * PCI bridges (class 0604) in the group; they stay with the host and do not break isolation.
    * @default []
    */
-  readonly bridges?: readonly string[];
+  readonly bridges?: readonly (string | PciAddress)[];
 }
 
 export interface IommuGroup {
@@ -46,9 +46,9 @@ export function parseIommuGroups(
   const groups = declared.map((g, i) => {
     const at = `${where}[${i}] (group ${g.id})`;
     if (!Number.isInteger(g.id) || g.id < 0) problems.push(`${at}: id ${g.id} is not a group number (0 or more)`);
-    const parse = (texts: readonly string[] | undefined, field: string): PciAddress[] =>
-      (texts ?? []).flatMap((text, j) => {
-        const address = PciAddress.tryParse(text);
+    const parse = (given: readonly (string | PciAddress)[] | undefined, field: string): PciAddress[] =>
+      (given ?? []).flatMap((text, j) => {
+        const address = typeof text === "string" ? PciAddress.tryParse(text) : text;
         if (typeof address === "string") {
           problems.push(`${at}.${field}[${j}]: ${address}`);
           return [];

@@ -25,7 +25,7 @@ export function fleetFindings(inv: HostInventory, host: FleetHost): FleetCheck {
   const guests: { model: GpuModel; gpu: DetectedGpu }[] = [];
 
   host.gpus.forEach((declared) => {
-    const address = PciAddress.parse(declared.address).toString(); // the fleet schema has checked it
+    const address = declared.address.toString();
     const subject = `GPU ${address}`;
     const add = (f: Omit<Finding, "subject">) => findings.push({ subject, ...f });
     const model = resolveGpuModel(declared.model);
@@ -60,7 +60,7 @@ export function fleetFindings(inv: HostInventory, host: FleetHost): FleetCheck {
       fix: "modprobe vfio-pci, and load it at every boot: echo vfio-pci > /etc/modules-load.d/vfio-pci.conf",
     });
   }
-  const declared = new Set(host.gpus.map((g) => PciAddress.parse(g.address).deviceKey));
+  const declared = new Set(host.gpus.map((g) => g.address.deviceKey));
   for (const g of inv.gpus.filter((g) => !declared.has(PciAddress.parse(g.address).deviceKey))) {
     findings.push({
       severity: "info",
