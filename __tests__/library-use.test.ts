@@ -34,9 +34,11 @@ class MlStack extends TerraformStack {
       memoryGib: 256,
       hypervisor: { kind: "vsphere", template: "ubuntu-2204-efi", diskGib: 200 },
     });
-    trainer.resource.addOverride("latency_sensitivity", "high"); // escape hatch
+    trainer.resource.latencySensitivity = "high"; // escape hatch: the provider's own VirtualMachine, typed
+    trainer.resource.addOverride("annotation", "ML trainer"); // or any attribute, by its Terraform name
 
     new TerraformOutput(this, "host_steps", { value: host.hostSteps().map((s) => s.command ?? s.description) });
+    new TerraformOutput(this, "esx_id", { value: host.binding.hostData.id }); // the host's data source, typed
   }
 }
 
@@ -50,12 +52,15 @@ describe("the README's library example", () => {
     const stack = app.node.findChild("ml") as TerraformStack;
     const vm = stack.node.findChild("trainer") as GpuPassthroughVm;
     expect(vm.mmio.sizeGb).toBe(512);
+    // The CDK convention for escape hatches: the VM's main resource is its default child.
+    expect(vm.node.defaultChild).toBe(vm.resource);
     expect(Testing.synth(stack)).toHaveResourceWithProperties(
       { tfResourceType: "vsphere_virtual_machine" },
       {
         pci_device_id: ["0000:3b:00.0", "0000:5e:00.0"],
         memory_reservation: 262144,
         latency_sensitivity: "high",
+        annotation: "ML trainer",
         extra_config: { "pciPassthru.use64bitMMIO": "TRUE", "pciPassthru.64bitMMIOSizeGB": "512" },
       },
     );

@@ -44,11 +44,11 @@ export interface HostGpuProps {
   readonly role?: GpuRole;
 }
 
-export interface PassthroughHostProps {
+export interface PassthroughHostProps<B extends HostBinding = HostBinding> {
   /** The host's name in the hypervisor's inventory (vCenter host name, or the KVM host's name). */
   readonly hostName: string;
   /** The hypervisor and how to reach the host, e.g. `new VsphereBackend({ datacenter: "dc1" })`. */
-  readonly backend: HypervisorBackend;
+  readonly backend: HypervisorBackend<B>;
   /** The host's GPUs: those for guests and any it keeps for itself. */
   readonly gpus: readonly HostGpuProps[];
 }
@@ -75,17 +75,20 @@ export interface HostGpu {
  * VMs take GPUs from a host by count or by address; the host knows which are free, the steps outside Terraform
  * it needs (e.g. toggling DirectPath I/O on ESXi), and reports problems with its inventory at synth.
  */
-export class PassthroughHost extends Construct implements IPassthroughHost {
+export class PassthroughHost<B extends HostBinding = HostBinding> extends Construct implements IPassthroughHost {
   public readonly hostName: string;
-  public readonly backend: HypervisorBackend;
+  public readonly backend: HypervisorBackend<B>;
   /** All GPUs that were declared correctly, in address order. */
   public readonly gpus: readonly HostGpu[];
-  /** The backend's rendering of this host (its data sources are public fields of the concrete binding). */
-  public readonly binding: HostBinding;
+  /**
+   * The backend's rendering of this host, typed by its backend: `VsphereHostBinding` (its `hostData`, PCI lookups),
+   * `LibvirtHostBinding` (IOMMU groups, preparation plan). The escape hatch for the host's resources.
+   */
+  public readonly binding: B;
 
   private readonly problems: Problem[] = [];
 
-  constructor(scope: Construct, id: string, props: PassthroughHostProps) {
+  constructor(scope: Construct, id: string, props: PassthroughHostProps<B>) {
     super(scope, id);
     this.hostName = props.hostName;
     this.backend = props.backend;

@@ -1,7 +1,14 @@
 import { Aspects, IAspect, TerraformResource, TerraformStack, Token } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import { GpuLedger } from "./allocation";
-import type { HypervisorVmOptions, IGpuPassthroughVm, VmBackendSetting, VmRendering, VmStep } from "./backends/backend";
+import type {
+  HostBinding,
+  HypervisorVmOptions,
+  IGpuPassthroughVm,
+  VmBackendSetting,
+  VmRendering,
+  VmStep,
+} from "./backends/backend";
 import { DerivedVm, Firmware, deriveVm } from "./derive";
 import { HostGpu, PassthroughHost } from "./host";
 import { MmioRequirement } from "./mmio";
@@ -13,9 +20,9 @@ import { vmProblems } from "./validation/vm-rules";
 
 export { Firmware } from "./derive";
 
-export interface GpuPassthroughVmProps {
+export interface GpuPassthroughVmProps<R extends TerraformResource = TerraformResource> {
   /** The host whose GPUs the VM takes; the VM runs there. */
-  readonly host: PassthroughHost;
+  readonly host: PassthroughHost<HostBinding<R>>;
   /**
    * The VM's name in the hypervisor.
    * @default - the construct id
@@ -79,9 +86,12 @@ export interface GpuPassthroughVmProps {
  * Which GPUs the VM gets is decided for the whole app at synth (see allocation.ts): the GPU-dependent values below
  * are read then, and what the renderers write from them is resolved then too.
  */
-export class GpuPassthroughVm extends Construct implements IGpuPassthroughVm {
+export class GpuPassthroughVm<R extends TerraformResource = TerraformResource>
+  extends Construct
+  implements IGpuPassthroughVm
+{
   public readonly vmName: string;
-  public readonly host: PassthroughHost;
+  public readonly host: PassthroughHost<HostBinding<R>>;
   public readonly cpus: number;
   public readonly coresPerSocket: number;
   public readonly memoryMib: number;
@@ -89,16 +99,19 @@ export class GpuPassthroughVm extends Construct implements IGpuPassthroughVm {
   public readonly memoryReservationMib: number;
   public readonly firmware: Firmware;
   public readonly secureBoot: boolean;
-  /** The provider's VM resource (`vsphere_virtual_machine`, `libvirt_domain`, ...). Escape hatch: `addOverride`. */
-  public readonly resource: TerraformResource;
+  /**
+   * The provider's VM resource, typed by the host's backend (`VirtualMachine` on vSphere, `Domain` on libvirt, ...);
+   * also `node.defaultChild`. Escape hatch: its setters, or `addOverride`; the rules check the result.
+   */
+  public readonly resource: R;
 
-  private readonly intent: GpuPassthroughVmProps;
+  private readonly intent: GpuPassthroughVmProps<R>;
   private readonly problems: Problem[] = [];
-  private readonly rendering: VmRendering;
+  private readonly rendering: VmRendering<R>;
   private derivedFor?: { readonly gpus: readonly HostGpu[]; readonly derived: DerivedVm };
   private finalizedFor?: readonly HostGpu[];
 
-  constructor(scope: Construct, id: string, props: GpuPassthroughVmProps) {
+  constructor(scope: Construct, id: string, props: GpuPassthroughVmProps<R>) {
     super(scope, id);
     this.intent = props;
     this.vmName = props.name ?? id;

@@ -67,7 +67,8 @@ export interface HypervisorVmOptions {
   readonly kind: string;
 }
 
-export interface HypervisorBackend {
+/** A hypervisor; `B` is the type of its host bindings, so `host.binding` gives the provider's own lookups. */
+export interface HypervisorBackend<B extends HostBinding = HostBinding> {
   /** Short name used in reports and error messages: `vsphere`. */
   readonly kind: string;
   readonly limits: BackendLimits;
@@ -82,10 +83,11 @@ export interface HypervisorBackend {
    */
   hostKey(hostName: string): string;
   /** Creates the host's lookups in its stack. Called once, by the host's constructor. */
-  bindHost(host: IPassthroughHost): HostBinding;
+  bindHost(host: IPassthroughHost): B;
 }
 
-export interface HostBinding {
+/** A host in its hypervisor's terms; `R` is the provider's VM resource class (the VMs' typed escape hatch). */
+export interface HostBinding<R extends TerraformResource = TerraformResource> {
   /** Out-of-band steps the host needs for the GPUs it gives to guests, in the order to run them. */
   hostSteps(): HostStep[];
   /** Problems with the host that only this hypervisor has (e.g. a lookup its provider cannot do). */
@@ -94,12 +96,12 @@ export interface HostBinding {
    * Renders one VM into the provider's resources. Called once, by the VM's constructor, with the VM's options when
    * they are this backend's (undefined when the VM gave none; a backend that needs them reports it).
    */
-  renderVm(vm: IGpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering;
+  renderVm(vm: IGpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering<R>;
 }
 
-export interface VmRendering {
+export interface VmRendering<R extends TerraformResource = TerraformResource> {
   /** The provider's VM resource: the escape hatch for settings this library does not model. */
-  readonly resource: TerraformResource;
+  readonly resource: R;
   /**
    * Writes what follows from the VM's GPUs (devices, MMIO window, hidden hypervisor) into the resources. Called at
    * synth, once the app's GPU allocation is complete (see lib/allocation.ts), and again if it changed.

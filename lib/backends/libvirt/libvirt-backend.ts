@@ -5,6 +5,7 @@
  * preparation (kernel arguments, vfio-pci, initramfs) is derived from the VMs that use it.
  */
 import { TerraformProvider } from "cdktf";
+import type { Domain } from "../../../.gen/providers/libvirt/domain";
 import type { PassthroughHost } from "../../host";
 import { IommuGroup, IommuGroupProps, parseIommuGroups } from "../../pci/iommu";
 import { Problem } from "../../problems";
@@ -65,7 +66,7 @@ export const KVM_LIMITS: BackendLimits = {
   maxPciDevices: 28,
 };
 
-export class LibvirtBackend implements HypervisorBackend {
+export class LibvirtBackend implements HypervisorBackend<LibvirtHostBinding> {
   public readonly kind = "libvirt";
   public readonly limits = KVM_LIMITS;
   public readonly constraints = [
@@ -94,7 +95,7 @@ export class LibvirtBackend implements HypervisorBackend {
   }
 }
 
-export class LibvirtHostBinding implements HostBinding {
+export class LibvirtHostBinding implements HostBinding<Domain> {
   public readonly distro: HostDistro;
   public readonly ovmf: OvmfPaths;
   public readonly iommuGroups: readonly IommuGroup[];
@@ -159,7 +160,7 @@ export class LibvirtHostBinding implements HostBinding {
     return problems;
   }
 
-  public renderVm(vm: GpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering {
+  public renderVm(vm: GpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering<Domain> {
     this.vms.push(vm);
     // Without settings there is no base image to boot: a domain with the VM's intent alone, and the one problem.
     const opts = (options as LibvirtVmOptions | undefined) ?? { kind: "libvirt", baseImage: "" };

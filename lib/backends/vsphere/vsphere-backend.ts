@@ -3,6 +3,7 @@
  */
 import { DataVsphereHost } from "@cdktf/provider-vsphere/lib/data-vsphere-host";
 import { DataVsphereHostPciDevice } from "@cdktf/provider-vsphere/lib/data-vsphere-host-pci-device";
+import type { VirtualMachine } from "@cdktf/provider-vsphere/lib/virtual-machine";
 import type { HostGpu, PassthroughHost } from "../../host";
 import { isLargeBar } from "../../mmio";
 import { mappedMib } from "../../gpu/model";
@@ -37,7 +38,7 @@ export interface VsphereBackendProps {
   readonly enableDirectPath?: "manual" | "govc";
 }
 
-export class VsphereBackend implements HypervisorBackend {
+export class VsphereBackend implements HypervisorBackend<VsphereHostBinding> {
   public readonly kind = "vsphere";
   public readonly limits = VSPHERE_LIMITS;
   public readonly constraints = [
@@ -67,7 +68,7 @@ export class VsphereBackend implements HypervisorBackend {
   }
 }
 
-export class VsphereHostBinding implements HostBinding {
+export class VsphereHostBinding implements HostBinding<VirtualMachine> {
   /** The datacenter's lookups in the host's stack. */
   public readonly inventory: VsphereInventory;
   /** `data.vsphere_host` for the ESXi host: its id and root resource pool. */
@@ -162,7 +163,7 @@ export class VsphereHostBinding implements HostBinding {
     );
   }
 
-  public renderVm(vm: GpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering {
+  public renderVm(vm: GpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering<VirtualMachine> {
     const opts = options as VsphereVmOptions | undefined;
     if (!opts) {
       const resource = renderBareVirtualMachine(vm);
