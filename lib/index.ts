@@ -1,4 +1,18 @@
-/** Public API of cdktf-gpu-passthrough. */
+/**
+ * Public API of cdktf-gpu-passthrough: the constructs and their props, the hypervisor backends, what they derive,
+ * and the interfaces a new backend implements. The command line (lib/cli), the report (lib/report) and preflight
+ * (lib/preflight) are the `gpu-passthrough` program's, not the library's.
+ */
+
+// The constructs.
+export { PassthroughHost, PassthroughHostProps, HostGpuProps, HostGpu, GpuRole, PciDeviceMatch } from "./host";
+export { GpuPassthroughVm, GpuPassthroughVmProps, Firmware } from "./vm";
+export { PassthroughApp, appProblems, assertValidApp } from "./validation/app";
+export { ensureManifest } from "./report/manifest";
+
+// What is derived for every VM, and from what.
+export { DerivedVm, VmIntent, deriveVm } from "./derive";
+export { GpuLedger, GpuClaim, GpuAllocation } from "./allocation";
 export { PciAddress, PciAddressError } from "./pci/address";
 export { GpuModel, GpuFunction, GpuQuirks, CustomGpuModel, mappedMib, formatMib } from "./gpu/model";
 export { GPU_CATALOG, catalogModel, catalogModelIds } from "./gpu/catalog";
@@ -13,19 +27,28 @@ export {
   LARGE_BAR_THRESHOLD_MIB,
   isLargeBar,
 } from "./mmio";
+export { IommuGroupProps, IommuGroup, checkIsolation } from "./pci/iommu";
 export { Problem, formatProblem, PassthroughValidationError } from "./problems";
-export { PassthroughHost, PassthroughHostProps, HostGpuProps, HostGpu, GpuRole } from "./host";
-export { GpuPassthroughVm, GpuPassthroughVmProps, Firmware } from "./vm";
-export { GpuLedger, GpuClaim } from "./allocation";
+export { terraformLiteral, escapeTemplate } from "./terraform-literal";
+export { NAME_LIMITS, hostNameProblem, vmNameProblem, textProblem } from "./validation/names";
+
+// Hypervisors: the interfaces a backend implements, and the plug-in registry the fleet file and report use.
 export {
   HypervisorBackend,
+  HypervisorVmOptions,
   HostBinding,
   HostStep,
   VmStep,
   VmBackendSetting,
   VmRendering,
   BackendLimits,
+  IPassthroughHost,
+  IGpuPassthroughVm,
 } from "./backends/backend";
+export { HypervisorPlugin, FleetFragments, SiteBinding, SiteScope } from "./backends/plugin";
+export { HYPERVISORS, hypervisorOf } from "./backends/registry";
+
+// vSphere.
 export { VsphereBackend, VsphereBackendProps, VsphereHostBinding } from "./backends/vsphere/vsphere-backend";
 export {
   VsphereVmOptions,
@@ -34,35 +57,16 @@ export {
   VsphereIpv4,
   HorizonDesktopOptions,
 } from "./backends/vsphere/vm-options";
-export { toolsInstallCommand, toolsRemoveList } from "./backends/vsphere/horizon";
-export { enablePassthroughCommand } from "./backends/vsphere/directpath";
-export { passthroughExtraConfig, mmioExtraConfig } from "./backends/vsphere/render-vm";
-export { PassthroughApp, appProblems, assertValidApp } from "./validation/app";
-export { Fleet, FleetSite, FleetHost, FleetVm, fleetSchema } from "./fleet/schema";
-export {
-  loadFleetFile,
-  parseFleet,
-  readFleet,
-  readFleetFile,
-  FleetReading,
-  FleetFileError,
-  formatPath,
-} from "./fleet/load";
-export { terraformLiteral, escapeTemplate } from "./terraform-literal";
-export { NAME_LIMITS, hostNameProblem, vmNameProblem, textProblem } from "./validation/names";
-export { readInventory, HostInventory, DetectedGpu, HostDevice } from "./preflight/inventory";
-export { preflightReport, PreflightReport } from "./preflight/report";
-export { Finding, Severity } from "./preflight/checks";
-export { discoverYaml } from "./preflight/discover";
+
+// libvirt/KVM.
 export { LibvirtBackend, LibvirtBackendProps, LibvirtHostBinding } from "./backends/libvirt/libvirt-backend";
 export { LibvirtVmOptions, LibvirtCloudInit, UsbDevice } from "./backends/libvirt/vm-options";
-export { HostDistro, OvmfPaths, ovmfPaths } from "./backends/libvirt/distro";
-export { HostPrepPlan, hostPrepPlan, hostPrepScript } from "./backends/libvirt/host-prep";
-export { domainXml } from "./backends/libvirt/domain-xml";
-export { IommuGroupProps, IommuGroup, checkIsolation } from "./pci/iommu";
-export { StackFile, StackFileProps, SynthesizedStack } from "./stack-file";
-export { PassthroughManifest, ManifestHost, ManifestVm, MANIFEST_FILE } from "./report/manifest";
-export { PassthroughReport } from "./report/model";
-export { buildReport } from "./report/build-report";
-export { renderMarkdown } from "./report/markdown";
-export { parsePlan, TerraformPlan } from "./report/plan";
+export { HostDistro, OvmfPaths } from "./backends/libvirt/distro";
+
+// Host preparation (kernel arguments, vfio-pci) for KVM hosts.
+export { CpuVendor } from "./host-prep/cpu";
+export { LinuxDistro } from "./host-prep/distro";
+
+// The fleet file.
+export { Fleet, FleetSite, FleetHost, FleetVm, fleetSchema } from "./fleet/schema";
+export { loadFleetFile, parseFleet, readFleet, readFleetFile, FleetReading, FleetFileError } from "./fleet/load";
