@@ -10,6 +10,9 @@ import type { GpuPassthroughVm } from "../../vm";
 import { terraformValue } from "../../terraform-literal";
 import { OvmfPaths } from "./distro";
 import { unrenderedAttributes } from "./domain-xml";
+import { field } from "../../plan-values";
+import { renderedDeviceProblems } from "../rendered-devices";
+import { libvirtPlanReading } from "./plan-reading";
 import { LibvirtVmOptions } from "./vm-options";
 
 /** QEMU takes at most 12 characters (the CPUID leaf holds three 4-byte registers). */
@@ -179,6 +182,37 @@ function optionProblems(vm: GpuPassthroughVm, opts: LibvirtVmOptions): Problem[]
 export function unrenderedDomainProblems(vm: GpuPassthroughVm, domain: TerraformResource): Problem[] {
   const written = domain.toTerraform() as { resource?: Record<string, Record<string, Record<string, unknown>>> };
   const body = written.resource?.[domain.terraformResourceType]?.[domain.friendlyUniqueId] ?? {};
+  return [...renderedGpuProblems(vm, body), ...unshownProblems(vm, body)];
+}
+
+/** What the VM's GPUs need, as the domain will really have it after overrides. */
+function renderedGpuProblems(vm: GpuPassthroughVm, body: Record<string, unknown>): Problem[] {
+  const { derived } = vm;
+  const problems: Problem[] = [];
+  const args = (field(body.qemu_commandline, "args") as unknown[] | undefined) ?? [];
+  const aperture = args
+    .map((a) => /^name=opt\/ovmf\/X-PciMmio64Mb,string=(\d+)$/.exec(String(field(a, "value")))?.[1])
+    .find((mib) => mib !== undefined);
+  if (derived.mmio.needs64BitMmio && !(Number(aperture) >= derived.mmio.sizeGb * 1024)) {
+    problems.push({
+      subject: vm.subject,
+      message: `qemu_commandline lacks OVMF's 64-bit aperture of ${derived.mmio.sizeGb * 1024} MiB its GPUs need (-fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=${derived.mmio.sizeGb * 1024}): the guest would see the large BAR as 0M`,
+      fix: "remove the override of qemu_commandline, or keep that argument in it (mmioSizeGb sets the size)",
+    });
+  }
+  if (derived.hideHypervisor && field(field(field(body.features, "kvm"), "hidden"), "state") !== "on") {
+    problems.push({
+      subject: vm.subject,
+      message: `features.kvm.hidden is not on, but the hypervisor must be hidden (${derived.hideHypervisorReason})`,
+      fix: "remove the override of features, or set hideHypervisor: false if the guest's driver does not need it",
+    });
+  }
+  const reading = libvirtPlanReading.resources.find((r) => r.type === "libvirt_domain");
+  problems.push(...renderedDeviceProblems(vm.subject, derived, reading?.pciFunctions?.(body), "devices.hostdevs"));
+  return problems;
+}
+
+function unshownProblems(vm: GpuPassthroughVm, body: Record<string, unknown>): Problem[] {
   // Escaped literals ($${) only matter in the message: unescaping the whole body would cost a pass per domain.
   return unrenderedAttributes(body).map(({ path, value }) => ({
     subject: vm.subject,

@@ -9,6 +9,8 @@ import { Problem } from "../../problems";
 import { resolveIn, resolvedAttributes } from "../../tokens";
 import type { GpuPassthroughVm } from "../../vm";
 import { parseDatastorePath } from "./horizon";
+import { renderedDeviceProblems } from "../rendered-devices";
+import { vspherePlanReading } from "./plan-reading";
 import { VsphereVmOptions } from "./vm-options";
 
 /** Settings ESXi refuses, or silently breaks, on a VM with a DirectPath device. */
@@ -45,6 +47,7 @@ const CHECKED_ATTRIBUTES = [
   "memory_reservation_locked_to_max",
   "firmware",
   "extra_config",
+  "pci_device_id",
 ];
 
 /** Resolves only the checked attributes: resolving whole resources was most of the validation time of a large fleet. */
@@ -168,5 +171,34 @@ export function vsphereVmProblems(
   if (rendered.extra_config?.["pciPassthru.use64bitMMIO"] === "TRUE" && rendered.firmware !== "efi") {
     add(`firmware is "${String(rendered.firmware)}" but the 64-bit MMIO window needs EFI`, 'use firmware "efi"');
   }
+  problems.push(...renderedGpuProblems(vm, rendered));
+  return problems;
+}
+
+/** What the VM's GPUs need, as the resource will really have it after overrides. */
+function renderedGpuProblems(vm: GpuPassthroughVm, rendered: Rendered): Problem[] {
+  const { derived } = vm;
+  const problems: Problem[] = [];
+  const config = rendered.extra_config ?? {};
+  const size = Number(config["pciPassthru.64bitMMIOSizeGB"]);
+  if (
+    derived.mmio.needs64BitMmio &&
+    (config["pciPassthru.use64bitMMIO"] !== "TRUE" || !(size >= derived.mmio.sizeGb))
+  ) {
+    problems.push({
+      subject: vm.subject,
+      message: `extra_config lacks the 64-bit MMIO window of ${derived.mmio.sizeGb} GB its GPUs need (pciPassthru.use64bitMMIO TRUE, pciPassthru.64bitMMIOSizeGB ≥ ${derived.mmio.sizeGb}): the VM would not power on`,
+      fix: "remove the override of extra_config, or keep those two keys in it (mmioSizeGb sets the size)",
+    });
+  }
+  if (derived.hideHypervisor && config["hypervisor.cpuid.v0"] !== "FALSE") {
+    problems.push({
+      subject: vm.subject,
+      message: `extra_config lacks hypervisor.cpuid.v0 = FALSE, but the hypervisor must be hidden (${derived.hideHypervisorReason})`,
+      fix: "remove the override of extra_config, or set hideHypervisor: false if the guest's driver does not need it",
+    });
+  }
+  const reading = vspherePlanReading.resources.find((r) => r.type === "vsphere_virtual_machine");
+  problems.push(...renderedDeviceProblems(vm.subject, derived, reading?.pciFunctions?.(rendered), "pci_device_id"));
   return problems;
 }
