@@ -70,11 +70,17 @@ describe("KVM host preparation plan", () => {
     expect(plan.initramfs.lines).toEqual(['force_drivers+=" vfio_pci vfio vfio_iommu_type1 "']);
   });
 
-  test("the plan follows the VMs: a host nobody uses needs nothing; large BARs and the AMD reset bug add steps", () => {
+  test("the plan follows the guest GPUs, VMs or not (as on vSphere); large BARs and the AMD reset bug add steps", () => {
+    // A host is prepared before its VMs exist: its guest GPUs go to vfio-pci at boot, marked as not yet given.
     const idle = newKvmStack();
     const unused = newKvmHost(idle);
-    expect(planOf(unused).functions).toEqual([]);
-    expect(unused.hostSteps()).toEqual([]);
+    expect(planOf(unused).functions.map((f) => [f.address, f.vm])).toEqual([
+      ["0000:0b:00.0", "no VM yet"],
+      ["0000:0b:00.1", "no VM yet"],
+    ]);
+    expect(unused.hostSteps().length).toBeGreaterThan(0);
+    const kept = newKvmHost(newKvmStack(), [{ address: "0000:0b:00.0", model: "nvidia-rtx-3080", role: "host" }]);
+    expect(kept.hostSteps()).toEqual([]);
 
     const stack = newKvmStack(Testing.app());
     const host = newKvmHost(

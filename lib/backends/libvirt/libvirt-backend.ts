@@ -135,7 +135,12 @@ export class LibvirtHostBinding implements HostBinding<Domain> {
       host: this.host.hostName,
       cpuVendor: this.props.cpuVendor,
       distro: this.distro,
-      assigned: this.vms.flatMap((vm) => vm.gpus.map((gpu) => ({ gpu, vm: vm.vmName }))),
+      // Every guest GPU, as vSphere enables DirectPath on every guest GPU: the host's preparation does not depend on
+      // which VMs exist yet, and a GPU declared for guests is on vfio-pci from boot.
+      assigned: this.host.guestGpus().map((gpu) => ({
+        gpu,
+        vm: this.vms.find((vm) => vm.gpus.includes(gpu))?.vmName ?? "no VM yet",
+      })),
       kept: this.host.gpus.filter((g) => g.role === "host"),
       // BIOS domains have no NVRAM: libvirt undefines them after a failed start.
       nvramVms: this.vms.filter((vm) => vm.firmware === "efi").map((vm) => vm.vmName),
