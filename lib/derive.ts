@@ -12,12 +12,34 @@ export type Firmware = "efi" | "bios";
 
 /** What the user asked for, as the VM's props give it (GPUs are allocated separately). */
 export interface VmIntent {
+  /** Virtual CPUs. */
   readonly cpus: number;
+  /**
+   * Cores per virtual socket; must divide `cpus`.
+   * @default - cpus (one socket)
+   */
   readonly coresPerSocket?: number;
+  /** Guest memory in GiB. All of it is reserved: a passthrough VM cannot power on otherwise. */
   readonly memoryGib: number;
+  /**
+   * Guest firmware. GPUs that map more than 16 GB need EFI; BIOS is only allowed for small-BAR GPUs.
+   * @default - "efi"
+   */
   readonly firmware?: Firmware;
+  /**
+   * UEFI secure boot (EFI only).
+   * @default - false; on vSphere, the template's (a clone without the setting would have it turned off)
+   */
   readonly secureBoot?: boolean;
+  /**
+   * The 64-bit MMIO window in GB. Must be a power of two and at least what the GPUs map.
+   * @default - computed from the GPU models' BAR sizes (see `mmio.ts`)
+   */
   readonly mmioSizeGb?: number;
+  /**
+   * Hide the hypervisor from the guest (consumer NVIDIA drivers stop with error 43 when they see one).
+   * @default - true when any of the VM's GPU models has the `hideHypervisor` quirk
+   */
   readonly hideHypervisor?: boolean;
 }
 

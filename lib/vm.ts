@@ -9,7 +9,7 @@ import type {
   VmRendering,
   VmStep,
 } from "./backends/backend";
-import { DerivedVm, Firmware, deriveVm } from "./derive";
+import { DerivedVm, Firmware, VmIntent, deriveVm } from "./derive";
 import { HostGpu, PassthroughHost } from "./host";
 import { MmioRequirement } from "./mmio";
 import { PciAddress } from "./pci/address";
@@ -20,7 +20,8 @@ import { vmProblems } from "./validation/vm-rules";
 
 export { Firmware } from "./derive";
 
-export interface GpuPassthroughVmProps<R extends TerraformResource = TerraformResource> {
+/** A VM's props: its host, its GPUs, its hypervisor settings, and the intent every hypervisor derives from. */
+export interface GpuPassthroughVmProps<R extends TerraformResource = TerraformResource> extends VmIntent {
   /** The host whose GPUs the VM takes; the VM runs there. */
   readonly host: PassthroughHost<HostBinding<R>>;
   /**
@@ -40,35 +41,6 @@ export interface GpuPassthroughVmProps<R extends TerraformResource = TerraformRe
    * @default - none: the VM names its `gpus`
    */
   readonly gpuCount?: number;
-  /** Virtual CPUs. */
-  readonly cpus: number;
-  /**
-   * Cores per virtual socket; must divide `cpus`.
-   * @default - cpus (one socket)
-   */
-  readonly coresPerSocket?: number;
-  /** Guest memory in GiB. All of it is reserved: a passthrough VM cannot power on otherwise. */
-  readonly memoryGib: number;
-  /**
-   * Guest firmware. GPUs that map more than 16 GB need EFI; BIOS is only allowed for small-BAR GPUs.
-   * @default "efi"
-   */
-  readonly firmware?: Firmware;
-  /**
-   * UEFI secure boot (EFI only).
-   * @default - false; on vSphere, the template's (a clone without the setting would have it turned off)
-   */
-  readonly secureBoot?: boolean;
-  /**
-   * The 64-bit MMIO window in GB. Must be a power of two and at least what the GPUs map.
-   * @default - computed from the GPU models' BAR sizes (see `mmio.ts`)
-   */
-  readonly mmioSizeGb?: number;
-  /**
-   * Hide the hypervisor from the guest (consumer NVIDIA drivers stop with error 43 when they see one).
-   * @default - true when any of the VM's GPU models has the `hideHypervisor` quirk
-   */
-  readonly hideHypervisor?: boolean;
   /**
    * The VM's settings for its host's hypervisor, e.g. `{ kind: "vsphere", template: "ubuntu-efi" }`
    * (VsphereVmOptions, LibvirtVmOptions, ProxmoxVmOptions).
