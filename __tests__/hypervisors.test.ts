@@ -215,6 +215,16 @@ const OVERRIDES: Readonly<
     // The GPU's hostdevs gone: the domain starts without its GPU.
     { path: "devices.hostdevs", value: null, problem: /its devices\.hostdevs lacks 0000:0c:00\.0, 0000:0c:00\.1/ },
   ],
+  proxmox: [
+    // OVMF's 64-bit aperture gone: the guest sees the A6000's BAR1 as 0M.
+    { path: "kvm_arguments", value: null, problem: /kvm_arguments lacks OVMF's 64-bit MMIO aperture/ },
+    // The GPU's hostpci gone: the VM starts without its GPU.
+    { path: "hostpci", value: null, problem: /its hostpci lacks 0000:0c:00\.0, 0000:0c:00\.1/ },
+    // A balloon: VFIO has pinned all guest memory, so it cannot give any back.
+    { path: "memory.floating", value: 1024, problem: /memory\.floating 1024 turns the balloon on/ },
+    // The provider's default 2m OVMF: no room for secure boot keys, and changing it later replaces the VM.
+    { path: "efi_disk.type", value: "2m", problem: /efi_disk\.type is "2m"/ },
+  ],
 };
 
 const FIRST = HYPERVISORS[0];

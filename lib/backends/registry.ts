@@ -4,9 +4,10 @@
  */
 import { LIBVIRT } from "./libvirt/plugin";
 import type { HypervisorPlugin } from "./plugin";
+import { PROXMOX } from "./proxmox/plugin";
 import { VSPHERE } from "./vsphere/plugin";
 
-export const HYPERVISORS: readonly HypervisorPlugin[] = [VSPHERE, LIBVIRT];
+export const HYPERVISORS: readonly HypervisorPlugin[] = [VSPHERE, LIBVIRT, PROXMOX];
 
 /** The plug-in of this kind (`vsphere`), if the product has it. */
 export function hypervisorOf(kind: string): HypervisorPlugin | undefined {
