@@ -4,7 +4,7 @@
 # by version, so a warm run costs a moment. Nothing is downloaded but Go modules through the module proxy; nothing
 # built is committed. Other providers still come from their registry (`direct`), so the file can serve a whole init.
 #
-#   TF_CLI_CONFIG_FILE="$(sh scripts/proxmox-provider.sh)" terraform init
+#   TF_CLI_CONFIG_FILE="$(sh lib/backends/proxmox/provider/build.sh)" terraform init
 #
 # v0.112.0 is the newest version the module proxy serves here (its version list is refused; v0.112.1, v0.113.0 are
 # not served). A cold build (empty module and build caches) took 51 s and 119 s on 2 cores; the build is reproducible
@@ -26,14 +26,14 @@ provider="$provider/terraform-provider-proxmox_$PROXMOX_VERSION"
 rc="$dir/tf.rc"
 
 if [ ! -x "$provider" ]; then
-  command -v go >/dev/null 2>&1 || { echo "proxmox-provider.sh: no go to build the bpg/proxmox provider" >&2; exit 1; }
-  echo "proxmox-provider.sh: building bpg/proxmox $PROXMOX_VERSION from its Go module (once; about a minute)" >&2
+  command -v go >/dev/null 2>&1 || { echo "proxmox provider build.sh: no go to build the bpg/proxmox provider" >&2; exit 1; }
+  echo "proxmox provider build.sh: building bpg/proxmox $PROXMOX_VERSION from its Go module (once; about a minute)" >&2
   # `go install module@version` fails here: it asks the proxy for the module's version list (to look for a
   # deprecation notice) and the proxy refuses that list (403) while it serves the version itself. So download the
   # module and build it in place (go.mod has no replace directives; the build writes nothing into the module cache).
   # main.version is what the release build sets (it goes into the provider's User-Agent).
   src="$(go mod download -json "$PROXMOX_MODULE@$PROXMOX_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-  [ -n "$src" ] || { echo "proxmox-provider.sh: go mod download gave no directory for $PROXMOX_VERSION" >&2; exit 1; }
+  [ -n "$src" ] || { echo "proxmox provider build.sh: go mod download gave no directory for $PROXMOX_VERSION" >&2; exit 1; }
   mkdir -p "$(dirname "$provider")"
   (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=${PROXMOX_VERSION#v}" -o "$provider.tmp" .)
   mv "$provider.tmp" "$provider"
