@@ -44,6 +44,7 @@ describe("the example fleet app", () => {
     expect(run.status).toBe(0);
     expect(readdirSync(join(run.out, "stacks")).sort()).toEqual([
       "gpu-servers-kvm-gpu-01-ml-example-com",
+      "homelab",
       "ml-lab",
       "vdi",
       "workstation",
@@ -125,9 +126,9 @@ describe("synthesis", () => {
     );
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/has problems \(3\):/);
-    expect(run.stderr).toContain('hosts[0].gpus[3].model (line 34): unknown GPU model "nvidia-a31". Known models: ');
-    expect(run.stderr).toContain('hosts[1].gpus[0].address (line 41): "0000:17:00.9": function must be 0-7 (it is 9)');
-    expect(run.stderr).toContain("vms[2].cpus (line 112): Invalid input: expected number, received string");
+    expect(run.stderr).toContain('hosts[0].gpus[3].model (line 41): unknown GPU model "nvidia-a31". Known models: ');
+    expect(run.stderr).toContain('hosts[1].gpus[0].address (line 48): "0000:17:00.9": function must be 0-7 (it is 9)');
+    expect(run.stderr).toContain("vms[2].cpus (line 132): Invalid input: expected number, received string");
     expect(run.stderr).not.toMatch(/^\s+at /m);
     expect(existsSync(run.out)).toBe(false);
   });

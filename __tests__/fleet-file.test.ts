@@ -28,7 +28,7 @@ ${vms}
 describe("fleet file", () => {
   test("the shipped example is valid", () => {
     const fleet = parseFleet(example);
-    expect(fleet.sites.map((s) => s.name)).toEqual(["ml-lab", "vdi", "workstation", "gpu-servers"]);
+    expect(fleet.sites.map((s) => s.name)).toEqual(["ml-lab", "vdi", "workstation", "gpu-servers", "homelab"]);
     expect(fleet.vms.length).toBeGreaterThanOrEqual(6);
   });
 

@@ -74,6 +74,7 @@ const BASE_FLEET = {
       vsphere: { server: "vc2.lab.example.com", datacenter: "DC-ARCHIVE" },
       state: { backend: "local", path: "state/{stack}.tfstate" },
     },
+    { name: "pve", proxmox: { endpoint: "https://pve-01.lab.example.com:8006/", insecure: false, auth: "password" } },
   ],
   hosts: [
     {
@@ -125,6 +126,20 @@ const BASE_FLEET = {
         { address: "0000:0c:00.0", model: "nvidia-rtx-3060", role: "host" },
         { address: "0000:0d:00.0", model: "nvidia-rtx-3080" },
       ],
+    },
+    {
+      name: "pve-01.lab.example.com",
+      site: "pve",
+      proxmox: {
+        node: "pve-01",
+        cpuVendor: "intel",
+        iommuGroups: [{ id: 20, devices: ["0000:41:00.0", "0000:41:00.1"], bridges: ["0000:40:01.1"] }],
+        devices: "mapping",
+        subsystemIds: [{ gpu: "0000:41:00.0", id: "1458:4105" }],
+        datastore: "local-zfs",
+        bridge: "vmbr1",
+      },
+      gpus: [{ address: "0000:41:00.0", model: "nvidia-rtx-4090" }],
     },
   ],
   vms: [
@@ -201,6 +216,26 @@ const BASE_FLEET = {
       libvirt: {
         baseImage: "/var/lib/libvirt/images/noble.img",
         cloudInit: { hostName: "kvm-guest-02", sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther dev"] },
+      },
+    },
+    {
+      name: "pve-vm-01",
+      host: "pve-01.lab.example.com",
+      gpus: 1,
+      cpus: 8,
+      memoryGib: 32,
+      proxmox: {
+        vmId: 301,
+        datastore: "local-lvm",
+        diskGib: 128,
+        diskInterface: "virtio0",
+        bridge: "vmbr2",
+        osType: "win11",
+        iso: "local:iso/Win11.iso",
+        vga: "none",
+        gpuRom: { file: "rtx4090.rom", bar: true },
+        hugepages: "1G",
+        tags: ["lab"],
       },
     },
   ],
@@ -632,7 +667,8 @@ interface Base {
   readonly interpolations: Map<string, Map<string, number>>;
   /** The shape of every interpolation cdktf and the library write for the base fleet. */
   readonly shapes: Set<string>;
-  readonly script: string[];
+  /** The host scripts' lines, by the distribution their header names (one KVM host, one Proxmox VE node). */
+  readonly scripts: Map<string, string[]>;
 }
 
 /** Per runner: dist/ and the sources are compared by a test, and each run is checked against its own runner's base. */
@@ -641,6 +677,11 @@ const bases = {} as Record<Run["kind"], Base>;
 /** An interpolation with its logical ids (`ml-01_vm_8892D624`, made of names and a hash) left out. */
 const shape = (interpolation: string) => interpolation.replace(/[A-Za-z0-9_-]+_[0-9A-F]{8}\b/g, "ID");
 
+/** The distribution a host script's header names: `# Preparation of KVM host "x" for GPU passthrough (debian, ...`. */
+const scriptDistro = (lines: readonly string[]) => /\((\w+), \w+ CPU\)\.$/.exec(lines[1] ?? "")?.[1] ?? "";
+/** The host scripts the base fleet writes: its KVM host's and its Proxmox VE node's. */
+const BASE_SCRIPTS = 2;
+
 function baseFrom(run: Run): Base {
   const files = filesUnder(run.out);
   const interpolations = new Map<string, Map<string, number>>();
@@ -648,9 +689,12 @@ function baseFrom(run: Run): Base {
     if (rel.endsWith("cdk.tf.json")) interpolations.set(rel, interpolationCounts(JSON.parse(bytes.toString("utf8"))));
   const shapes = new Set([...interpolations.values()].flatMap((counts) => [...counts.keys()].map(shape)));
   const scripts = [...files.keys()].filter((f) => f.endsWith(`${sep}prepare-host.sh`));
-  if (run.status !== 0 || scripts.length !== 1)
-    throw new Error(`the base fleet: exit ${run.status}, ${scripts.length} host scripts (expected 1)\n${run.stderr}`);
-  return { files, interpolations, shapes, script: files.get(scripts[0])!.toString("utf8").split("\n") };
+  if (run.status !== 0 || scripts.length !== BASE_SCRIPTS)
+    throw new Error(
+      `the base fleet: exit ${run.status}, ${scripts.length} host scripts (expected ${BASE_SCRIPTS})\n${run.stderr}`,
+    );
+  const lines = scripts.map((f) => files.get(f)!.toString("utf8").split("\n"));
+  return { files, interpolations, shapes, scripts: new Map(lines.map((l) => [scriptDistro(l), l])) };
 }
 
 /** What is wrong with a run of a fleet holding `values`; [] when nothing. */
@@ -704,7 +748,7 @@ function violations(run: Run, values: readonly string[]): string[] {
       if (lint.status !== 0) v(`${rel} is not well-formed XML: ${lint.stderr}`);
     }
   }
-  if (scripts.length !== 1) v(`${scripts.length} host scripts written, expected 1`);
+  if (scripts.length !== BASE_SCRIPTS) v(`${scripts.length} host scripts written, expected ${BASE_SCRIPTS}`);
   for (const rel of scripts) found.push(...scriptViolations(bases[run.kind], rel, join(run.out, rel), values));
   return found;
 }
@@ -737,13 +781,14 @@ function scriptViolations(base: Base, rel: string, file: string, values: readonl
   const syntax = spawnSync("sh", ["-n", file], { encoding: "utf8" });
   if (syntax.status !== 0) found.push(`${rel} fails sh -n: ${syntax.stderr}`);
   const lines = readFileSync(file, "utf8").split("\n");
-  if (lines.length !== base.script.length)
-    found.push(`${rel} has ${lines.length} lines, the base fleet's ${base.script.length}: a value added lines`);
+  const script = base.scripts.get(scriptDistro(lines)) ?? [];
+  if (lines.length !== script.length)
+    found.push(`${rel} has ${lines.length} lines, the base fleet's ${script.length}: a value added lines`);
   const words = values.flatMap((value) => [value, value.trim()]).filter((w) => w.trim() && hasShellSyntax(w));
   lines.forEach((line, n) => {
     if (isComment(line)) return;
     for (const w of words)
-      if (unquoted(line).includes(w) && !unquoted(base.script[n] ?? "").includes(w))
+      if (unquoted(line).includes(w) && !unquoted(script[n] ?? "").includes(w))
         found.push(`${rel} line ${n + 1} holds ${JSON.stringify(w)} outside quotes: ${line}`);
   });
   return found;
@@ -780,7 +825,9 @@ describe("the base fleet", () => {
   test("synthesizes with no invariant broken", () => {
     expect(violations(baseRuns.child, [])).toEqual([]);
     expect(violations(baseRuns.inProcess, [])).toEqual([]);
-    expect(bases.child.script.filter((l) => !isComment(l)).length).toBeGreaterThan(5);
+    expect([...bases.child.scripts.keys()].sort()).toEqual(["debian", "proxmox"]);
+    for (const script of bases.child.scripts.values())
+      expect(script.filter((l) => !isComment(l)).length).toBeGreaterThan(5);
   });
 
   test("synthesizes the same in process as with node dist/main.js (else dist/ is older than the sources)", () => {
@@ -880,6 +927,7 @@ const URL_FIELD_PATTERNS = [
   "sites[].state.lockAddress",
   "sites[].state.unlockAddress",
   "hosts[].libvirt.uri",
+  "sites[].proxmox.endpoint",
 ];
 const URL_FIELDS = FIELDS.filter((f) => URL_FIELD_PATTERNS.includes(fieldPattern(f)));
 const OTHER_FIELDS = FIELDS.filter((f) => !URL_FIELD_PATTERNS.includes(fieldPattern(f)));
@@ -984,6 +1032,10 @@ const FREE_TEXT_PATTERNS = [
   "vms[].libvirt.cloudInit.userData",
   "vms[].libvirt.gpuRom.file",
   "vms[].libvirt.usbDevices[].description",
+  "hosts[].proxmox.datastore",
+  "hosts[].proxmox.bridge",
+  "vms[].proxmox.datastore",
+  "vms[].proxmox.bridge",
 ];
 const FREE_TEXT_FIELDS = FIELDS.filter((f) => FREE_TEXT_PATTERNS.includes(fieldPattern(f)));
 /** Printable text the schema accepts in those fields: no control or bidi characters, within every length limit. */

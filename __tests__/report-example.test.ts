@@ -22,7 +22,7 @@ test("the example fleet's report names every VM, GPU and host step", async () =>
   const manifests = readdirSync(join(out, "stacks")).map(
     (stack) => JSON.parse(readFileSync(join(out, "stacks", stack, "passthrough.json"), "utf8")) as PassthroughManifest,
   );
-  expect(manifests.flatMap((m) => m.vms)).toHaveLength(9);
+  expect(manifests.flatMap((m) => m.vms)).toHaveLength(11);
   for (const m of manifests) {
     for (const vm of m.vms) {
       expect(markdown).toContain(`\`${vm.name}\``);

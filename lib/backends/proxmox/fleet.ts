@@ -44,8 +44,11 @@ const proxmoxHost = z.strictObject({
     .optional(),
   /** `id` (root@pam) or `mapping` (a PCI mapping per guest GPU, for API tokens). @default id */
   devices: z.enum(["id", "mapping"]).optional(),
-  /** GPU address → subsystem id, for the mappings: `"0000:0b:00.0": "1458:4105"`. */
-  subsystemIds: z.record(text(64), text(16)).optional(),
+  /** Subsystem ids of guest GPUs for their mappings: `[{ gpu: "0000:0b:00.0", id: "1458:4105" }]` (lspci -nnv). */
+  subsystemIds: z
+    .array(z.strictObject({ gpu: pciAddress, id: text(16) }))
+    .max(64)
+    .optional(),
   datastore: name.optional(),
   bridge: name.optional(),
 });
@@ -147,7 +150,7 @@ export const PROXMOX_FLEET: FleetFragments<Site, Host, Vm> = {
           cpuVendor: p.cpuVendor,
           iommuGroups: p.iommuGroups,
           devices: p.devices,
-          subsystemIds: p.subsystemIds,
+          subsystemIds: p.subsystemIds && Object.fromEntries(p.subsystemIds.map((s) => [String(s.gpu), s.id])),
           datastore: p.datastore,
           bridge: p.bridge,
           auth,
