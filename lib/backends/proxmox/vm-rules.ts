@@ -242,7 +242,7 @@ function renderedProblems(vm: GpuPassthroughVm, r: Record<string, unknown>, cont
     .map(block);
   const machine = text(r.machine) ?? "pc";
   const bios = text(r.bios) ?? "seabios";
-  const efiDisk = r.efi_disk === undefined ? undefined : block(r.efi_disk);
+  const efiDisk = r.efi_disk == null ? undefined : block(r.efi_disk);
   const memory = block(r.memory);
   const cpu = block(r.cpu);
   const args = text(r.kvm_arguments);
