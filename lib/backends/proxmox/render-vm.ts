@@ -211,8 +211,9 @@ function vmClass(): typeof VirtualEnvironmentVm {
 export function renderVm(vm: GpuPassthroughVm, opts: ProxmoxVmOptions, placement: VmPlacement): RenderedVm {
   const VmClass = vmClass();
   const resource = new VmClass(vm, "vm", terraformLiteral(vmConfig(vm, opts, placement)));
-  // The blocks that follow from the GPUs, written again from the final allocation (escape-hatch overrides are
-  // applied on top at synth; they are kept).
+  // The blocks that follow from the GPUs, written from the final allocation at synth (escape-hatch overrides are
+  // applied on top then; they are kept). Not at construction: reading the allocation while VMs are still being
+  // defined would make the app allocate again for every VM, quadratic in the fleet's size.
   const finalize = () => {
     const gpu = terraformLiteral(gpuDependentVm(vm, opts, placement));
     resource.description = gpu.description;
@@ -222,6 +223,5 @@ export function renderVm(vm: GpuPassthroughVm, opts: ProxmoxVmOptions, placement
     else resource.resetKvmArguments();
     resource.putVga(gpu.vga);
   };
-  finalize();
   return { resource, finalize };
 }

@@ -129,18 +129,7 @@ export interface ProxmoxRuleContext {
 }
 
 /** Attributes the rules read, as cdk.tf.json will hold them (after overrides). */
-const CHECKED_ATTRIBUTES = [
-  "hostpci",
-  "kvm_arguments",
-  "machine",
-  "bios",
-  "efi_disk",
-  "memory",
-  "cpu",
-  "vm_id",
-  "clone",
-  "tags",
-];
+const CHECKED_ATTRIBUTES = ["hostpci", "kvm_arguments", "machine", "bios", "efi_disk", "memory", "cpu"];
 
 export function proxmoxVmProblems(
   vm: GpuPassthroughVm,
