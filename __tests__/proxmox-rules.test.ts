@@ -166,13 +166,15 @@ describe("the VM's options", () => {
 });
 
 describe("IOMMU isolation, when the node's groups are declared", () => {
-  test("another device in the GPU's group is refused; the group's bridge and the GPU's own functions are not", () => {
+  test("another device in the GPU's group is refused; a function its model lacks only by id (a mapping passes it)", () => {
     const groups = [{ id: 14, devices: ["0000:0b:00.0", "0000:0b:00.1", "0000:0b:00.2", "0000:09:00.0"] }];
-    const problems = vmProblems({ gpus: ["0000:0b:00.0"] }, { iommuGroups: groups });
-    expect(problems).toEqual([
+    expect(vmProblems({ gpus: ["0000:0b:00.0"] }, { iommuGroups: groups })).toEqual([
       expect.stringMatching(
-        /IOMMU group 14 on host "pve-01" also holds 0000:09:00\.0, which the VM does not get; VFIO passes whole groups/,
+        /IOMMU group 14 on host "pve-01" also holds 0000:0b:00\.2, 0000:09:00\.0, which the VM does not get; VFIO passes whole groups, so the VM would not start \(0000:0b:00\.2 is a function of the VM's own GPU that its model does not list\)\. Fix: declare the GPU with a model that lists that function, or use devices: mapping/,
       ),
+    ]);
+    expect(vmProblems({ gpus: ["0000:0b:00.0"] }, { iommuGroups: groups, devices: "mapping" })).toEqual([
+      expect.stringMatching(/IOMMU group 14 on host "pve-01" also holds 0000:09:00\.0, which the VM does not get/),
     ]);
   });
 

@@ -6,7 +6,7 @@ import type { BackendLimits } from "../backend";
  *
  * - 16 passthrough devices: qemu-server has hostpci0 to hostpci15 ($MAX_HOSTPCI_DEVICES) and the provider takes 16
  *   hostpci blocks. The core counts functions against this limit, so a GPU with its audio function counts twice,
- *   although the short id form (`0000:0b:00`) passes both in one hostpci: stricter than PVE for VMs with more than 8
+ *   although one hostpci passes both (`0000:0b:00.0;0000:0b:00.1`): stricter than PVE for VMs with more than 8
  *   multi-function GPUs, never looser (vm-rules.ts checks the 16 blocks themselves).
  * - 288 vCPUs: QEMU's q35 limit without an emulated IOMMU for interrupt remapping, as on libvirt.
  * - 4 TiB: the most qemu-server plans a VM's memory map for (Memory.pm get_max_mem), in whole MiB.

@@ -213,6 +213,7 @@ export class ProxmoxHostBinding implements HostBinding<VirtualEnvironmentVm> {
       validate: () =>
         proxmoxVmProblems(vm, opts, resource, {
           auth: this.props.auth ?? "password",
+          devices: this.devices,
           groups: this.iommuGroups,
           mappings: this.mappingsByReference(),
         }),
@@ -281,13 +282,13 @@ export class ProxmoxHostBinding implements HostBinding<VirtualEnvironmentVm> {
             .filter((g) => g.address)
             .map(
               (g, i) =>
-                `hostpci${i} ${this.devices === "mapping" ? `mapping ${mappingName(this.node, g)}` : (g.address?.deviceKey ?? "")}`,
+                `hostpci${i} ${this.devices === "mapping" ? `mapping ${mappingName(this.node, g)}` : g.functions.join(";")}`,
             )
             .join(", ") || "none",
         why:
           this.devices === "mapping"
             ? "one hostpci per GPU through its PCI mapping, whose path passes every function of the device; pcie on q35, ROM BAR on"
-            : "one hostpci per GPU by its short id, which passes every function of the device; pcie on q35, ROM BAR on",
+            : "one hostpci per GPU with the PCI ids of all its functions, one multifunction device in the guest; pcie on q35, ROM BAR on",
       },
       {
         setting: "primary-gpu",

@@ -120,6 +120,7 @@ export function mappingId(model: { readonly vendorId?: string; readonly deviceId
 
 export interface ProxmoxRuleContext {
   readonly auth: ProxmoxAuth;
+  readonly devices: ProxmoxDeviceMode;
   readonly groups: readonly IommuGroup[];
   /**
    * The host's PCI mappings (devices: mapping) by how a hostpci names them: the reference to the mapping's name
@@ -140,7 +141,7 @@ export function proxmoxVmProblems(
   return [
     ...optionProblems(vm, opts),
     ...renderedProblems(vm, resolvedAttributes(resource, CHECKED_ATTRIBUTES), context),
-    ...isolationProblems(vm, context.groups),
+    ...isolationProblems(vm, context.groups, context.devices === "mapping"),
   ];
 }
 
@@ -442,10 +443,11 @@ function renderedFunctions(
 }
 
 /**
- * Every non-bridge device in a passed GPU's IOMMU group goes to this VM. Functions of the GPU's own device are
- * passed whatever the model lists (the short id and a mapping path pass all of them), so only other devices count.
+ * Every non-bridge device in a passed GPU's IOMMU group goes to this VM. A mapping's path is the whole device, so
+ * with mappings (`wholeDevices`) the GPU's other functions go along whatever its model lists; by id, only the listed
+ * ones do, and another function of the GPU in the group is a problem of the model.
  */
-function isolationProblems(vm: GpuPassthroughVm, groups: readonly IommuGroup[]): Problem[] {
+function isolationProblems(vm: GpuPassthroughVm, groups: readonly IommuGroup[], wholeDevices: boolean): Problem[] {
   if (!groups.length) return [];
   const problems: Problem[] = [];
   const addressed = vm.gpus.filter((g) => g.address);
@@ -460,14 +462,22 @@ function isolationProblems(vm: GpuPassthroughVm, groups: readonly IommuGroup[]):
     });
   }
   for (const { group, devices } of siblings) {
-    const others = devices.filter((d) => !addressed.some((g) => g.address?.sameDevice(d)));
-    if (!others.length) continue;
+    const own = devices.filter((d) => addressed.some((g) => g.address?.sameDevice(d)));
+    const others = devices.filter((d) => !own.includes(d));
+    const missed = wholeDevices ? others : devices;
+    if (!missed.length) continue;
     problems.push({
       subject: vm.subject,
       message:
-        `IOMMU group ${group} on ${vm.host.subject} also holds ${others.join(", ")}, which the VM does not get; ` +
-        "VFIO passes whole groups, so the VM would not start",
-      fix: isolationFix(others.map(String)),
+        `IOMMU group ${group} on ${vm.host.subject} also holds ${missed.join(", ")}, which the VM does not get; ` +
+        "VFIO passes whole groups, so the VM would not start" +
+        (wholeDevices || !own.length
+          ? ""
+          : ` (${own.join(", ")} is a function of the VM's own GPU that its model does not list)`),
+      fix:
+        !wholeDevices && own.length
+          ? "declare the GPU with a model that lists that function, or use devices: mapping (a mapping passes the whole device)"
+          : isolationFix(others.map(String)),
     });
   }
   return problems;
