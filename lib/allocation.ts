@@ -137,15 +137,17 @@ function byAddress(r: GpuRequest): GpuAllocation {
       return;
     }
     const gpu = host.findGpu(address);
-    const guestList = host
-      .guestGpus()
-      .map((g) => `${g.label} (${g.model.name})`)
-      .join(", ");
+    // Only for the messages: built when one is needed.
+    const guestList = () =>
+      host
+        .guestGpus()
+        .map((g) => `${g.label} (${g.model.name})`)
+        .join(", ");
     if (!gpu) {
       problems.push({
         subject: where,
         message: `${host.subject} has no GPU at ${address}`,
-        fix: guestList ? `use one of its guest GPUs: ${guestList}` : `declare the GPU in ${host.subject}'s gpus`,
+        fix: guestList() ? `use one of its guest GPUs: ${guestList()}` : `declare the GPU in ${host.subject}'s gpus`,
       });
     } else if (!gpu.address?.equals(address)) {
       problems.push({
@@ -157,7 +159,7 @@ function byAddress(r: GpuRequest): GpuAllocation {
       problems.push({
         subject: where,
         message: `GPU ${address} (${gpu.model.name}) is kept by ${host.subject} (role: host)`,
-        fix: guestList ? `use one of its guest GPUs: ${guestList}` : `give ${host.subject} a guest GPU`,
+        fix: guestList() ? `use one of its guest GPUs: ${guestList()}` : `give ${host.subject} a guest GPU`,
       });
     } else if (taken.includes(gpu)) {
       problems.push({ subject: where, message: `GPU ${address} is listed twice`, fix: "list each GPU once" });

@@ -123,12 +123,15 @@ export function gpuDependentDomain(vm: GpuPassthroughVm, opts: LibvirtVmOptions)
   };
 }
 
-/** The domain's configuration; `gpu` is what follows from the VM's GPUs as the app's allocation gives them now. */
+/**
+ * The domain's configuration; `gpu` is what follows from the VM's GPUs as the app's allocation gives them now
+ * (undefined: left out, for the resource built before the allocation is final).
+ */
 export function domainConfig(
   vm: GpuPassthroughVm,
   opts: LibvirtVmOptions,
   placement: DomainPlacement,
-  gpu: GpuDependentDomain = gpuDependentDomain(vm, opts),
+  gpu: GpuDependentDomain | undefined = gpuDependentDomain(vm, opts),
 ): DomainConfig {
   const efi = vm.firmware === "efi";
   const { ovmf } = placement;
@@ -136,7 +139,7 @@ export function domainConfig(
     provider: placement.provider,
     name: vm.vmName,
     type: "kvm",
-    description: gpu.description,
+    description: gpu?.description,
     memory: vm.memoryMib,
     memoryUnit: "MiB",
     vcpu: vm.cpus,
@@ -170,7 +173,7 @@ export function domainConfig(
       mode: "host-passthrough",
       check: "none",
       topology: { sockets: vm.cpus / vm.coresPerSocket, dies: 1, cores: vm.coresPerSocket, threads: 1 },
-      ...(gpu.maxPhysAddr ? { maxPhysAddr: gpu.maxPhysAddr } : {}),
+      ...(gpu?.maxPhysAddr ? { maxPhysAddr: gpu.maxPhysAddr } : {}),
     },
     ...(opts.vcpuPins?.length ? { cpuTune: { vcpuPin: opts.vcpuPins.map((cpuSet, vcpu) => ({ vcpu, cpuSet })) } } : {}),
     memoryBacking: {
@@ -183,8 +186,8 @@ export function domainConfig(
       acpi: true,
       apic: {},
       ...(vm.secureBoot ? { smm: { state: "on" } } : {}),
-      ...(gpu.kvm ? { kvm: gpu.kvm } : {}),
-      ...(gpu.hyperV ? { hyperV: gpu.hyperV } : {}),
+      ...(gpu?.kvm ? { kvm: gpu.kvm } : {}),
+      ...(gpu?.hyperV ? { hyperV: gpu.hyperV } : {}),
       ioapic: { driver: "kvm" },
     },
     devices: {
@@ -203,9 +206,9 @@ export function domainConfig(
         },
       ],
       interfaces: [{ source: { network: { network: opts.network ?? placement.network } }, model: { type: "virtio" } }],
-      hostdevs: gpu.hostdevs,
+      hostdevs: gpu?.hostdevs ?? [],
     },
-    ...(gpu.qemuCommandline ? { qemuCommandline: gpu.qemuCommandline } : {}),
+    ...(gpu?.qemuCommandline ? { qemuCommandline: gpu.qemuCommandline } : {}),
   };
 }
 
@@ -280,7 +283,9 @@ export function renderDomain(vm: GpuPassthroughVm, opts: LibvirtVmOptions, place
   );
   // Volumes are named literally in the domain (so its XML reads plainly); depends_on keeps the order.
   const domain = new Domain(vm, "domain", {
-    ...terraformLiteral(domainConfig(vm, opts, placement)),
+    // Without the GPU-dependent parts: finalize() writes them at synth, from the final allocation (reading it while
+    // VMs are still being defined would make the app allocate again for every VM).
+    ...terraformLiteral(domainConfig(vm, opts, placement, undefined)),
     dependsOn: [bootVolume, cloudInitVolume],
   });
   // The blocks that follow from the GPUs, written again from the final allocation (escape-hatch overrides are

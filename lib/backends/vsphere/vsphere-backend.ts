@@ -192,6 +192,8 @@ export class VsphereHostBinding implements HostBinding<VirtualMachine> {
       dependsOn: this.directPathRunner ? [this.directPathRunner] : [],
     });
     VsphereSnapshotRule.of(this.host).watch(vm);
+    // The devices and extra_config follow from the GPUs: written at synth, from the final allocation. Reading the
+    // allocation while VMs are still being defined would make the app allocate again for every VM.
     const finalize = () =>
       renderGpus(
         vm,
@@ -199,7 +201,6 @@ export class VsphereHostBinding implements HostBinding<VirtualMachine> {
         resource,
         vm.gpus.flatMap((g) => this.pciDeviceIds(g)),
       );
-    finalize();
     return {
       resource,
       finalize,
