@@ -1,5 +1,5 @@
 import { VirtualMachineSnapshot } from "@cdktf/provider-vsphere/lib/virtual-machine-snapshot";
-import { Testing } from "cdktf";
+import { Aspects, Testing } from "cdktf";
 import { existsSync, readdirSync } from "fs";
 import { join } from "path";
 import { PassthroughValidationError } from "../lib/problems";
@@ -244,5 +244,18 @@ describe("PassthroughApp", () => {
     ]);
     expect((error as Error).message).toMatch(/^GPU passthrough configuration has problems \(2\):\n {2}- VM "x"/);
     expect(existsSync(join(outdir, "stacks")) ? readdirSync(join(outdir, "stacks")) : []).toEqual([]);
+  });
+
+  test("an aspect of the user's that breaks a VM after the check is still caught while writing", () => {
+    // The app skips cdktf's repeat of the rules only when no other aspect could change a resource in between.
+    const app = new PassthroughApp({ outdir: tempDir("gpt-") });
+    const stack = newStack(app, "s");
+    const vm = newVm(stack, "ok", newHost(stack, twoA100), { gpuCount: 1 });
+    Aspects.of(stack).add({
+      visit: (node) => {
+        if (node === vm.resource) vm.resource.addOverride("memory_reservation", 1024);
+      },
+    });
+    expect(() => app.synth()).toThrow(/memory_reservation 1024 MB does not lock all 65536 MB/);
   });
 });

@@ -4,6 +4,7 @@ import { CustomGpuModel, GpuModel } from "./gpu/model";
 import { resolveGpuModel } from "./gpu/resolve";
 import { PciAddress } from "./pci/address";
 import { Problem, formatProblem, markSelfDescribing } from "./problems";
+import { checkedBeforeSynth } from "./validation/checked-once";
 import { hostNameProblem } from "./validation/names";
 
 /** Who a GPU is for: guests, or the host itself (its console or desktop, seed 000's "host GPU"). */
@@ -96,7 +97,10 @@ export class PassthroughHost<B extends HostBinding = HostBinding> extends Constr
     if (nameProblem) this.problems.push({ subject: `host name "${props.hostName}"`, message: nameProblem });
     this.gpus = this.declareGpus(props.gpus);
     this.binding = props.backend.bindHost(this);
-    this.node.addValidation({ validate: () => [...this.problems, ...this.binding.problems()].map(formatProblem) });
+    this.node.addValidation({
+      validate: () =>
+        checkedBeforeSynth(this) ? [] : [...this.problems, ...this.binding.problems()].map(formatProblem),
+    });
     markSelfDescribing(this);
   }
 

@@ -21,14 +21,19 @@ export function resolvedAttributes(resource: TerraformResource, only: readonly s
  * attribute reference a generated resource creates (a libvirt_domain creates about 60), and formatting them grows
  * with the call depth a construct library adds: it was half the synth time of a 1000-domain fleet. cdktf reads
  * these traces only to point at the creation site in a token-resolution error; for these resources that site is
- * the backend's renderer, named in the error anyway. The hook is restored before returning, also on a throw.
+ * the backend's renderer, named in the error anyway. Both settings are restored before returning, also on a throw.
  */
 export function withoutCreationStacks<T>(build: () => T): T {
-  const previous = Error.prepareStackTrace;
+  // GPU_PASSTHROUGH_DEBUG=1 keeps them, for a trace of an error thrown while rendering.
+  if (process.env.GPU_PASSTHROUGH_DEBUG) return build();
+  const [previous, limit] = [Error.prepareStackTrace, Error.stackTraceLimit];
   Error.prepareStackTrace = () => "";
+  // No frames to collect either: capturing them, not only formatting them, was a tenth of a large fleet's synth.
+  Error.stackTraceLimit = 0;
   try {
     return build();
   } finally {
     Error.prepareStackTrace = previous;
+    Error.stackTraceLimit = limit;
   }
 }

@@ -15,6 +15,7 @@ import { MmioRequirement } from "./mmio";
 import { PciAddress } from "./pci/address";
 import { Problem, formatProblem, markSelfDescribing } from "./problems";
 import { withoutCreationStacks } from "./tokens";
+import { checkedBeforeSynth } from "./validation/checked-once";
 import { vmNameProblem } from "./validation/names";
 import { vmProblems } from "./validation/vm-rules";
 
@@ -119,7 +120,9 @@ export class GpuPassthroughVm<R extends TerraformResource = TerraformResource>
     this.resource = this.rendering.resource;
     this.node.defaultChild = this.resource;
     finalizeAtSynth(TerraformStack.of(this));
-    this.node.addValidation({ validate: () => this.validate().map(formatProblem) });
+    this.node.addValidation({
+      validate: () => (checkedBeforeSynth(this) ? [] : this.validate().map(formatProblem)),
+    });
     markSelfDescribing(this);
   }
 
@@ -245,7 +248,7 @@ export class GpuPassthroughVm<R extends TerraformResource = TerraformResource>
 }
 
 /** Finalizes every VM of a stack when cdktf synthesizes it (aspects run first, in app.synth and Testing.synth). */
-class FinalizeGpus implements IAspect {
+export class FinalizeGpus implements IAspect {
   public visit(node: IConstruct): void {
     if (node instanceof GpuPassthroughVm) node.finalize();
   }

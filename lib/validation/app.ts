@@ -3,13 +3,15 @@
  * so a problem in the second stack leaves the first one on disk and hides the problems of the rest. Here every
  * construct of every stack is checked first and all problems are reported together.
  */
-import { App, AppConfig, DISABLE_STACK_TRACE_IN_METADATA, TerraformStack } from "cdktf";
+import { App, AppConfig, Aspects, DISABLE_STACK_TRACE_IN_METADATA, TerraformStack } from "cdktf";
 import { existsSync, readdirSync, rmSync, statSync } from "fs";
 import { join } from "path";
 import { IConstruct } from "constructs";
 import { PassthroughHost } from "../host";
 import { PassthroughValidationError, isSelfDescribing } from "../problems";
 import { ensureManifest } from "../report/manifest";
+import { FinalizeGpus } from "../vm";
+import { markChecked } from "./checked-once";
 
 /** Every validation message of every construct in the app, in construct order. */
 export function appProblems(app: IConstruct): string[] {
@@ -52,6 +54,8 @@ export class PassthroughApp extends App {
       this.discardOutput();
       throw e;
     }
+    const all = this.node.findAll();
+    if (all.every((c) => Aspects.of(c).all.every((a) => a instanceof FinalizeGpus))) markChecked(this);
     super.synth();
   }
 
