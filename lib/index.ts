@@ -63,6 +63,11 @@ export { LibvirtBackend, LibvirtBackendProps, LibvirtHostBinding } from "./backe
 export { LibvirtVmOptions, LibvirtCloudInit, UsbDevice } from "./backends/libvirt/vm-options";
 export { HostDistro, OvmfPaths } from "./backends/libvirt/distro";
 
+// Proxmox VE.
+export { ProxmoxBackend, ProxmoxBackendProps, ProxmoxHostBinding } from "./backends/proxmox/proxmox-backend";
+export { ProxmoxVmOptions, ProxmoxOsType, ProxmoxVga } from "./backends/proxmox/vm-options";
+export { ProxmoxAuth, ProxmoxDeviceMode } from "./backends/proxmox/vm-rules";
+
 // Host preparation (kernel arguments, vfio-pci) for KVM hosts.
 export { CpuVendor } from "./host-prep/cpu";
 export { LinuxDistro } from "./host-prep/distro";
