@@ -34,3 +34,12 @@ export function formatPath(path: readonly (string | number)[]): string {
 export function sortedUnique(values: readonly string[]): string[] {
   return [...new Set(values)].sort();
 }
+
+/** Whether the change makes `disk[N].size` smaller: no hypervisor shrinks a disk in place. */
+export function diskShrinks(change: { readonly before: unknown; readonly after: unknown }, path: string): boolean {
+  const m = /^disk\[(\d+)\]\.size$/.exec(path);
+  if (!m) return false;
+  const size = (values: unknown) => field((field(values, "disk") as unknown[] | undefined)?.[Number(m[1])], "size");
+  const [before, after] = [size(change.before), size(change.after)];
+  return typeof before === "number" && typeof after === "number" && after < before;
+}

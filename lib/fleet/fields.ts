@@ -76,3 +76,17 @@ export const hexId4 = (tool: string) =>
 export const hexId = hexId4("lspci -nn");
 
 export const absolutePath = checked(absolutePathProblem);
+
+/** The CPU vendor of a KVM host: it decides the IOMMU kernel argument. */
+export const cpuVendor = z.enum(["intel", "amd"]);
+
+/** The IOMMU groups of a KVM host's GPUs and what shares them (`gpu-passthrough discover` prints them). */
+export const iommuGroups = z
+  .array(
+    z.strictObject({
+      id: z.number().int().min(0).max(65535),
+      devices: z.array(pciAddress).min(1).max(256),
+      bridges: z.array(pciAddress).max(256).optional(),
+    }),
+  )
+  .max(4096);

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { LibvirtProvider } from "../../../.gen/providers/libvirt/provider";
-import { absolutePath, checked, hexId4, name, pciAddress, text } from "../../fleet/fields";
+import { absolutePath, checked, cpuVendor, hexId4, iommuGroups, name, text } from "../../fleet/fields";
 import { terraformName } from "../../fleet/names";
 import { NAME_LIMITS, documentProblem, hostNameProblem, textProblem } from "../../validation/names";
 import { urlCredentialProblem } from "../../validation/url-credentials";
@@ -28,7 +28,7 @@ const libvirtHost = z.strictObject({
       if (problem) ctx.addIssue({ code: "custom", message: problem });
     })
     .optional(),
-  cpuVendor: z.enum(["intel", "amd"]),
+  cpuVendor,
   distro: z.enum(["debian", "ubuntu", "fedora", "rhel", "arch"]).optional(),
   ovmf: z
     .strictObject({
@@ -40,15 +40,7 @@ const libvirtHost = z.strictObject({
     .optional(),
   pool: name.optional(),
   network: name.optional(),
-  iommuGroups: z
-    .array(
-      z.strictObject({
-        id: z.number().int().min(0).max(65535),
-        devices: z.array(pciAddress).min(1).max(256),
-        bridges: z.array(pciAddress).max(256).optional(),
-      }),
-    )
-    .max(4096),
+  iommuGroups,
 });
 
 const libvirtVm = z.strictObject({

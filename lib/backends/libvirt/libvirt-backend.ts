@@ -9,6 +9,7 @@ import type { Domain } from "../../../.gen/providers/libvirt/domain";
 import type { PassthroughHost } from "../../host";
 import { IommuGroup, IommuGroupProps, parseIommuGroups } from "../../pci/iommu";
 import { Problem } from "../../problems";
+import { preparationFiles } from "../../host-prep/files";
 import { StackFile } from "../../stack-file";
 import { terraformValue } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
@@ -115,18 +116,7 @@ export class LibvirtHostBinding implements HostBinding<Domain> {
     const parsed = parseIommuGroups(props.iommuGroups, `${host.subject} iommuGroups`);
     this.iommuGroups = parsed.groups;
     this.iommuProblems = parsed.problems;
-    const dir = `hosts/${host.hostName}`;
-    this.prepFiles = [
-      new StackFile(host, "prepare-host-sh", {
-        path: `${dir}/prepare-host.sh`,
-        content: () => hostPrepScript(this.prepPlan()),
-        executable: true,
-      }),
-      new StackFile(host, "host-prep-json", {
-        path: `${dir}/host-prep.json`,
-        content: () => `${JSON.stringify(this.prepPlan(), null, 2)}\n`,
-      }),
-    ];
+    this.prepFiles = preparationFiles(host, () => this.prepPlan(), hostPrepScript);
   }
 
   /** The host's preparation, from the GPUs its VMs take. */

@@ -6,7 +6,7 @@
 import { Annotations } from "cdktf";
 import { z } from "zod";
 import { ProxmoxProvider } from "../../../.gen/providers/proxmox/provider";
-import { name, pciAddress, text, urlWithoutCredentials } from "../../fleet/fields";
+import { cpuVendor, iommuGroups, name, pciAddress, text, urlWithoutCredentials } from "../../fleet/fields";
 import { escapeTemplate } from "../../terraform-literal";
 import type { FleetFragments } from "../plugin";
 import { ProxmoxBackend } from "./proxmox-backend";
@@ -31,17 +31,8 @@ const site = z.strictObject({
 const proxmoxHost = z.strictObject({
   /** The node's name in the cluster. @default the host name */
   node: text(63).optional(),
-  cpuVendor: z.enum(["intel", "amd"]),
-  iommuGroups: z
-    .array(
-      z.strictObject({
-        id: z.number().int().min(0).max(65535),
-        devices: z.array(pciAddress).min(1).max(256),
-        bridges: z.array(pciAddress).max(256).optional(),
-      }),
-    )
-    .max(4096)
-    .optional(),
+  cpuVendor,
+  iommuGroups: iommuGroups.optional(),
   /** `id` (root@pam) or `mapping` (a PCI mapping per guest GPU, for API tokens). @default id */
   devices: z.enum(["id", "mapping"]).optional(),
   /** Subsystem ids of guest GPUs for their mappings: `[{ gpu: "0000:0b:00.0", id: "1458:4105" }]` (lspci -nnv). */

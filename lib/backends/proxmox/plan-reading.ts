@@ -9,7 +9,7 @@
  * - `proxmox_hardware_mapping_pci` (and its deprecated long name): the map changes in place; a new name does not
  *   force a replacement, but the provider then updates a mapping of the new name, which does not exist.
  */
-import { field, formatPath, hasTrue, isObject, sortedUnique } from "../../plan-values";
+import { diskShrinks, field, formatPath, hasTrue, isObject, sortedUnique } from "../../plan-values";
 import type { AttributeChange, ChangeReading, PlanReading, ResourceChangeView } from "../plan-reading";
 
 const PROXMOX_VM = "proxmox_virtual_environment_vm";
@@ -103,17 +103,8 @@ function cpuOrMemoryRestarts(rc: ResourceChangeView, settings: readonly string[]
   return out;
 }
 
-/** `disk[1].size` that gets smaller: PVE cannot shrink a disk. */
-function shrinks(rc: ResourceChangeView, path: string): boolean {
-  const m = /^disk\[(\d+)\]\.size$/.exec(path);
-  if (!m) return false;
-  const size = (values: unknown) => field((field(values, "disk") as unknown[] | undefined)?.[Number(m[1])], "size");
-  const [before, after] = [size(rc.change.before), size(rc.change.after)];
-  return typeof before === "number" && typeof after === "number" && after < before;
-}
-
 function classifyVmUpdate(rc: ResourceChangeView, attributes: readonly AttributeChange[], list: string): ChangeReading {
-  const shrunk = attributes.filter((a) => shrinks(rc, a.path)).map((a) => a.path);
+  const shrunk = attributes.filter((a) => diskShrinks(rc.change, a.path)).map((a) => a.path);
   if (shrunk.length) {
     return {
       kind: "unsupported-update",

@@ -12,6 +12,7 @@ import type { CpuVendor } from "../../host-prep/cpu";
 import type { HostPreparation } from "../../host-prep/plan";
 import { IommuGroup, IommuGroupProps, groupOf, parseIommuGroups } from "../../pci/iommu";
 import { Problem } from "../../problems";
+import { preparationFiles } from "../../host-prep/files";
 import { StackFile } from "../../stack-file";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
@@ -153,18 +154,7 @@ export class ProxmoxHostBinding implements HostBinding<VirtualEnvironmentVm> {
     this.iommuGroups = parsed.groups;
     this.iommuProblems = parsed.problems;
     if (this.devices === "mapping") this.createMappings();
-    const dir = `hosts/${host.hostName}`;
-    this.prepFiles = [
-      new StackFile(host, "prepare-host-sh", {
-        path: `${dir}/prepare-host.sh`,
-        content: () => proxmoxPrepScript(this.prepPlan()),
-        executable: true,
-      }),
-      new StackFile(host, "host-prep-json", {
-        path: `${dir}/host-prep.json`,
-        content: () => `${JSON.stringify(this.prepPlan(), null, 2)}\n`,
-      }),
-    ];
+    this.prepFiles = preparationFiles(host, () => this.prepPlan(), proxmoxPrepScript);
   }
 
   /**

@@ -5,7 +5,7 @@
  * forces a new VM; a disk's provisioning is fixed and disks do not shrink; a move to another host cannot be applied
  * in place.
  */
-import { field, formatPath, hasTrue, isObject, sortedUnique } from "../../plan-values";
+import { diskShrinks, field, formatPath, hasTrue, isObject, sortedUnique } from "../../plan-values";
 import type { AttributeChange, ChangeReading, PlanReading, ResourceChangeView } from "../plan-reading";
 
 const VSPHERE_VM = "vsphere_virtual_machine";
@@ -102,7 +102,7 @@ function classifyUpdate(rc: ResourceChangeView, attributes: readonly AttributeCh
   // expandDiskSettings (virtual_machine_disk_subresource.go:1934-1947): an existing disk keeps its provisioning
   // (GetWithVeto) and cannot shrink.
   const vetoed = attributes
-    .filter((a) => /^disk\[\d+\]\.(thin_provisioned|eagerly_scrub)$/.test(a.path) || shrinks(rc, a.path))
+    .filter((a) => /^disk\[\d+\]\.(thin_provisioned|eagerly_scrub)$/.test(a.path) || diskShrinks(rc.change, a.path))
     .map((a) => a.path.replace(/\[\d+\]/, ""));
   if (vetoed.length) {
     return {
@@ -153,15 +153,6 @@ function classifyUpdate(rc: ResourceChangeView, attributes: readonly AttributeCh
     };
   }
   return { kind: "update-in-place", why: `${list} change while the VM runs` };
-}
-
-/** `disk[1].size` that gets smaller. */
-function shrinks(rc: ResourceChangeView, path: string): boolean {
-  const m = /^disk\[(\d+)\]\.size$/.exec(path);
-  if (!m) return false;
-  const size = (values: unknown) => field((field(values, "disk") as unknown[] | undefined)?.[Number(m[1])], "size");
-  const [before, after] = [size(rc.change.before), size(rc.change.after)];
-  return typeof before === "number" && typeof after === "number" && after < before;
 }
 
 function blockCount(values: unknown, key: string): number {
