@@ -5,7 +5,7 @@
  * fields a newer writer adds pass through to the report's JSON, as before.
  */
 import { z } from "zod";
-import type { HostPrepPlan } from "../backends/libvirt/host-prep";
+import type { HostPreparation } from "../host-prep/plan";
 import type { PassthroughManifest } from "./manifest";
 import { MANIFEST_VERSION } from "./manifest";
 import { insidePath } from "./schema-issue";
@@ -102,8 +102,8 @@ export const passthroughManifestSchema = z.looseObject({
   ),
 });
 
-/** What the report shows of a libvirt host's host-prep.json. */
-export type ReportedHostPrep = Pick<HostPrepPlan, "kernelArgs" | "vfioPciIds" | "bindBy" | "bindReason">;
+/** What the report shows of a KVM host's host-prep.json (libvirt, Proxmox VE). */
+export type ReportedHostPrep = Pick<HostPreparation, "kernelArgs" | "vfioPciIds" | "bindBy" | "bindReason">;
 
 export const hostPrepSchema = z.looseObject({
   kernelArgs: strings,

@@ -18,7 +18,7 @@ export interface SynthStack {
   readonly dir: string;
   /** Absent for a stack without GPU hosts. */
   readonly manifest?: PassthroughManifest;
-  /** libvirt hosts' preparation plans, by host name. */
+  /** KVM hosts' preparation plans (libvirt, Proxmox VE), by host name. */
   readonly hostPrep: ReadonlyMap<string, ReportedHostPrep>;
 }
 
