@@ -24,3 +24,18 @@ export function preparationFiles<P>(
     }),
   ];
 }
+
+/**
+ * `compute` again only when `key` gives other items than last time (compared by identity): a host's plan is read for
+ * each of its files, its steps output and the manifest, and follows only from the GPUs its VMs hold.
+ */
+export function cachedByItems<T>(key: () => readonly unknown[], compute: () => T): () => T {
+  let last: { readonly items: readonly unknown[]; readonly value: T } | undefined;
+  return () => {
+    const items = key();
+    if (!last || last.items.length !== items.length || last.items.some((item, i) => item !== items[i])) {
+      last = { items, value: compute() };
+    }
+    return last.value;
+  };
+}

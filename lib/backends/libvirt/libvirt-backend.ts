@@ -9,7 +9,7 @@ import type { Domain } from "../../../.gen/providers/libvirt/domain";
 import type { PassthroughHost } from "../../host";
 import { IommuGroup, IommuGroupProps, parseIommuGroups } from "../../pci/iommu";
 import { Problem } from "../../problems";
-import { preparationFiles } from "../../host-prep/files";
+import { cachedByItems, preparationFiles } from "../../host-prep/files";
 import { StackFile } from "../../stack-file";
 import { terraformValue } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
@@ -121,6 +121,15 @@ export class LibvirtHostBinding implements HostBinding<Domain> {
 
   /** The host's preparation, from the GPUs its VMs take. */
   public prepPlan(): HostPrepPlan {
+    return this.cachedPlan();
+  }
+
+  private readonly cachedPlan = cachedByItems(
+    () => this.vms.map((vm) => vm.gpus),
+    () => this.computePlan(),
+  );
+
+  private computePlan(): HostPrepPlan {
     return hostPrepPlan({
       host: this.host.hostName,
       cpuVendor: this.props.cpuVendor,

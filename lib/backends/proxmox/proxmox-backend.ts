@@ -12,7 +12,7 @@ import type { CpuVendor } from "../../host-prep/cpu";
 import type { HostPreparation } from "../../host-prep/plan";
 import { IommuGroup, IommuGroupProps, groupOf, parseIommuGroups } from "../../pci/iommu";
 import { Problem } from "../../problems";
-import { preparationFiles } from "../../host-prep/files";
+import { cachedByItems, preparationFiles } from "../../host-prep/files";
 import { StackFile } from "../../stack-file";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
@@ -162,6 +162,15 @@ export class ProxmoxHostBinding implements HostBinding<VirtualEnvironmentVm> {
    * hypervisors, so that a node can be prepared before its VMs exist).
    */
   public prepPlan(): HostPreparation {
+    return this.cachedPlan();
+  }
+
+  private readonly cachedPlan = cachedByItems(
+    () => this.vms.map((vm) => vm.gpus),
+    () => this.computePlan(),
+  );
+
+  private computePlan(): HostPreparation {
     return proxmoxPrepPlan({
       host: this.host.hostName,
       cpuVendor: this.props.cpuVendor,
