@@ -234,6 +234,18 @@ describe("GPUs found by vendor, class or name (vsphere_host_pci_device)", () => 
     );
   });
 
+  test("a lookup keeps its Terraform name when a GPU is declared before it (ids are not positions)", () => {
+    const lookupNames = (gpus: Parameters<typeof newHost>[1]) => {
+      const stack = newStack();
+      newHost(stack, gpus);
+      return Object.keys(JSON.parse(Testing.synth(stack)).data.vsphere_host_pci_device);
+    };
+    const h100 = { match: { vendorId: "10de", classId: "302", nameRegex: "H100" }, model: "nvidia-h100-80gb" };
+    const before = lookupNames([h100]);
+    expect(lookupNames([{ address: "0000:3b:00.0", model: A100 }, h100])).toEqual(before);
+    expect(lookupNames([{ ...h100, match: { ...h100.match, nameRegex: "H100.*PCIe" } }])).not.toEqual(before);
+  });
+
   test("lookups the provider cannot do are errors: vendor above 7fff, a multi-function GPU, a repeated match", () => {
     const stack = newStack();
     newHost(stack, [

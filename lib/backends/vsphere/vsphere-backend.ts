@@ -1,6 +1,7 @@
 /**
  * The vSphere backend: hosts are ESXi hosts in a vCenter datacenter, VMs are `vsphere_virtual_machine` clones.
  */
+import { createHash } from "crypto";
 import { DataVsphereHost } from "@cdktf/provider-vsphere/lib/data-vsphere-host";
 import { DataVsphereHostPciDevice } from "@cdktf/provider-vsphere/lib/data-vsphere-host-pci-device";
 import type { VirtualMachine } from "@cdktf/provider-vsphere/lib/virtual-machine";
@@ -84,14 +85,15 @@ export class VsphereHostBinding implements HostBinding<VirtualMachine> {
   ) {
     this.inventory = VsphereInventory.of(host, props.datacenter);
     this.hostData = this.inventory.host(host.hostName);
-    host.gpus.forEach((gpu, i) => {
+    host.gpus.forEach((gpu) => {
       if (!gpu.match) return;
       const { vendorId, classId, nameRegex } = gpu.match;
       this.pciDeviceLookups.set(
         gpu.key,
         new DataVsphereHostPciDevice(
           host,
-          `pci-device-${i}`,
+          // Named by what it matches, not by its position: another GPU declared before it renames nothing.
+          `pci-device-${createHash("sha256").update(gpu.key).digest("hex").slice(0, 8)}`,
           terraformLiteral({ hostId: this.hostData.id, vendorId, classId, nameRegex }),
         ),
       );
