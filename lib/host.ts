@@ -15,11 +15,21 @@ export type GpuRole = "guest" | "host";
  * Hex strings as `lspci -nn` shows them; at least one field.
  */
 export interface PciDeviceMatch {
-  /** e.g. `10de` (NVIDIA). */
+  /**
+   * e.g. `10de` (NVIDIA).
+   * @default - any vendor
+   */
   readonly vendorId?: string;
-  /** e.g. `302` (3D controller) or `300` (VGA). */
+  /**
+   * e.g. `302` (3D controller) or `300` (VGA).
+   * @default - any class
+   */
   readonly classId?: string;
-  /** Regular expression on the device name, e.g. `A100`; on vSphere in Go's RE2 syntax (no lookaround or backreferences). */
+  /**
+   * Regular expression on the device name, e.g. `A100`; on vSphere in Go's RE2 syntax (no lookaround or
+   * backreferences).
+   * @default - any name
+   */
   readonly nameRegex?: string;
 }
 

@@ -8,9 +8,9 @@ import { TerraformMetaArguments, TerraformResource, anyToTerraform, hashMapper }
 import { Construct } from "constructs";
 
 export interface TerraformDataConfig extends TerraformMetaArguments {
-  /** Stored in state and shown as `output` after apply. @default none */
+  /** Stored in state and shown as `output` after apply. @default - none */
   readonly input?: Record<string, unknown>;
-  /** Replaces the resource when it changes. @default none */
+  /** Replaces the resource when it changes. @default - none */
   readonly triggersReplace?: Record<string, unknown>;
 }
 

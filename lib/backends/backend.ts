@@ -112,8 +112,8 @@ export interface VmRendering<R extends TerraformResource = TerraformResource> {
    * Called at synth, after every construct exists.
    */
   validate(): Problem[];
-  /** Settings only this hypervisor derives, beyond the common ones, for the report; read at synth. @default none */
+  /** Settings only this hypervisor derives, beyond the common ones, for the report; read at synth. @default - none */
   settings?(): readonly VmBackendSetting[];
-  /** Steps outside Terraform this VM needs; read at synth. @default none */
+  /** Steps outside Terraform this VM needs; read at synth. @default - none */
   steps?(): readonly VmStep[];
 }

@@ -48,7 +48,7 @@ const httpStateUrl = urlWithoutCredentials("TF_HTTP_USERNAME and TF_HTTP_PASSWOR
 const state = z.discriminatedUnion("backend", [
   z.strictObject({
     backend: z.literal("local"),
-    /** Relative to the project root. @default terraform.<stack>.tfstate */
+    /** Relative to the project root. @default - terraform.<stack>.tfstate */
     path: text(NAME_LIMITS.path)
       .refine(
         (p) => !/^(?:[/\\]|[A-Za-z]:)/.test(p),
@@ -59,7 +59,7 @@ const state = z.discriminatedUnion("backend", [
   z.strictObject({
     backend: z.literal("s3"),
     bucket: name,
-    /** Object key; `{stack}` is replaced by the stack name. @default gpu-passthrough/{stack}.tfstate */
+    /** Object key; `{stack}` is replaced by the stack name. @default - gpu-passthrough/{stack}.tfstate */
     key: name.optional(),
     region: name,
     /** S3-native state locking (Terraform 1.10+). @default true */
@@ -75,9 +75,9 @@ const state = z.discriminatedUnion("backend", [
     backend: z.literal("http"),
     /** State URL; `{stack}` is replaced by the stack name, e.g. GitLab's .../terraform/state/{stack}. */
     address: httpStateUrl,
-    /** @default address + "/lock" */
+    /** @default - address + "/lock" */
     lockAddress: httpStateUrl.optional(),
-    /** @default lockAddress */
+    /** @default - lockAddress */
     unlockAddress: httpStateUrl.optional(),
     /** @default "POST" (GitLab's) */
     lockMethod: httpMethod.optional(),

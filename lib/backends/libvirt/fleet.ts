@@ -15,7 +15,7 @@ import { LibvirtVmOptions } from "./vm-options";
 export const DEFAULT_LIBVIRT_URI = "qemu:///system";
 
 const libvirtHost = z.strictObject({
-  /** Connection URI: qemu:///system on the machine that applies, or qemu+ssh://user@host/system. @default qemu:///system */
+  /** Connection URI: qemu:///system on the machine that applies, or qemu+ssh://user@host/system. @default - qemu:///system */
   uri: z
     .string()
     .regex(/^[a-z][a-z0-9+]*:\/\//, "must be a libvirt URI such as qemu:///system or qemu+ssh://root@kvm-01/system")

@@ -31,7 +31,7 @@ export interface HostPrepInput {
   readonly assigned: readonly { readonly gpu: HostGpu; readonly vm: string }[];
   /** GPUs the host keeps (role host): vfio-pci must leave them alone. */
   readonly kept: readonly HostGpu[];
-  /** The host's domains with NVRAM (EFI firmware), which a failed first start leaves behind. @default none */
+  /** The host's domains with NVRAM (EFI firmware), which a failed first start leaves behind. @default - none */
   readonly nvramVms?: readonly string[];
 }
 

@@ -24,7 +24,7 @@ import { libvirtHostProblems, libvirtVmProblems, missingOptionsProblem, unrender
 export interface LibvirtBackendProps {
   /**
    * The libvirt provider of this host; each host has its own (its connection URI). Providers belong to stacks.
-   * @default the stack's default libvirt provider
+   * @default - the stack's default libvirt provider
    */
   readonly provider?: TerraformProvider;
   /** The host's CPU vendor: it decides the IOMMU kernel argument (`intel_iommu=on` or `amd_iommu=on`). */
@@ -36,7 +36,7 @@ export interface LibvirtBackendProps {
   readonly distro?: HostDistro;
   /**
    * OVMF firmware paths that differ from the distribution's packages.
-   * @default the distribution's (see distro.ts)
+   * @default - the distribution's (see distro.ts)
    */
   readonly ovmf?: Partial<OvmfPaths>;
   /**

@@ -5,24 +5,24 @@ import type { HypervisorVmOptions } from "../backend";
 export interface UsbDevice {
   readonly vendorId: string;
   readonly productId: string;
-  /** What it is, for reviewers, e.g. `keyboard`. @default none */
+  /** What it is, for reviewers, e.g. `keyboard`. @default - none */
   readonly description?: string;
 }
 
 export interface LibvirtCloudInit {
   /**
    * The guest's host name.
-   * @default the VM name
+   * @default - the VM name
    */
   readonly hostName?: string;
   /**
    * SSH public keys of the default user.
-   * @default none
+   * @default - none
    */
   readonly sshAuthorizedKeys?: readonly string[];
   /**
    * A complete `#cloud-config` document instead of the one built from `hostName` and `sshAuthorizedKeys`.
-   * @default built from the fields above
+   * @default - built from the fields above
    */
   readonly userData?: string;
 }
@@ -42,33 +42,33 @@ export interface LibvirtVmOptions extends HypervisorVmOptions {
   readonly diskGib?: number;
   /**
    * The libvirt network of the VM's interface.
-   * @default the backend's `network`
+   * @default - the backend's `network`
    */
   readonly network?: string;
   /**
    * cloud-init seed attached as a CD-ROM.
-   * @default host name = VM name, no SSH key
+   * @default - host name = VM name, no SSH key
    */
   readonly cloudInit?: LibvirtCloudInit;
   /**
    * Host CPUs to pin each vCPU to, one entry per vCPU (`"4"` or `"4,20"` for a core and its sibling thread).
-   * @default not pinned
+   * @default - not pinned
    */
   readonly vcpuPins?: readonly string[];
   /**
    * Back guest memory with huge pages of this size, reserved on the host beforehand (`hugepages=` kernel argument).
-   * @default none: normal pages, locked
+   * @default - none: normal pages, locked
    */
   readonly hugepages?: "2M" | "1G";
   /**
    * ROM settings of each GPU's display function: `file` is an absolute path to a clean vBIOS dump (for GPUs whose
    * ROM the host firmware shadowed); `bar: false` hides the ROM BAR from the guest.
-   * @default the device's own ROM, visible
+   * @default - the device's own ROM, visible
    */
   readonly gpuRom?: { readonly file?: string; readonly bar?: boolean };
   /**
    * USB devices passed through, e.g. the guest's own keyboard and mouse (seed 000's separate peripherals).
-   * @default none
+   * @default - none
    */
   readonly usbDevices?: readonly UsbDevice[];
   /**

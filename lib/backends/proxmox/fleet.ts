@@ -23,17 +23,17 @@ const site = z.strictObject({
   insecure: z.boolean().optional(),
   /**
    * `password` (a user and password; root@pam for hostpci by id and kvm_arguments) or `token` (an API token, which
-   * PVE never lets set those). @default password
+   * PVE never lets set those). @default - password
    */
   auth: z.enum(["password", "token"]).optional(),
 });
 
 const proxmoxHost = z.strictObject({
-  /** The node's name in the cluster. @default the host name */
+  /** The node's name in the cluster. @default - the host name */
   node: text(63).optional(),
   cpuVendor,
   iommuGroups: iommuGroups.optional(),
-  /** `id` (root@pam) or `mapping` (a PCI mapping per guest GPU, for API tokens). @default id */
+  /** `id` (root@pam) or `mapping` (a PCI mapping per guest GPU, for API tokens). @default - id */
   devices: z.enum(["id", "mapping"]).optional(),
   /** Subsystem ids of guest GPUs for their mappings: `[{ gpu: "0000:0b:00.0", id: "1458:4105" }]` (lspci -nnv). */
   subsystemIds: z

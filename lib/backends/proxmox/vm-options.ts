@@ -31,7 +31,7 @@ export interface ProxmoxVmOptions extends HypervisorVmOptions {
   readonly template?: number;
   /**
    * Clone as a linked clone (needs a template on storage with snapshots).
-   * @default false (a full clone)
+   * @default - false (a full clone)
    */
   readonly linkedClone?: boolean;
   /**

@@ -39,9 +39,9 @@ const vsphereVm = z.strictObject({
   folder: name.optional(),
   diskGib: z.number().int().positive().max(63488, "a virtual disk has at most 62 TB (63488 GiB)").optional(),
   linkedClone: z.boolean().optional(),
-  /** The controller the template's disks are on. @default scsi */
+  /** The controller the template's disks are on. @default - scsi */
   diskController: z.enum(["scsi", "nvme", "sata"]).optional(),
-  /** A virtual TPM 2.0. @default the template's (the provider drops a cloned vTPM the configuration lacks) */
+  /** A virtual TPM 2.0. @default - the template's (the provider drops a cloned vTPM the configuration lacks) */
   vtpm: z.boolean().optional(),
   customize: z
     .strictObject({
@@ -60,7 +60,7 @@ const vsphereVm = z.strictObject({
           /** Sysprep's Windows time zone index; customization always sets one. @default 85 (GMT Standard Time) */
           timeZone: z.number().int().min(0).max(300).optional(),
           runOnceCommands: z.array(text(NAME_LIMITS.command)).max(100).optional(),
-          /** Log the Administrator on once so run-once commands run. @default with run-once commands and a password */
+          /** Log the Administrator on once so run-once commands run. @default - with run-once commands and a password */
           autoLogon: z.boolean().optional(),
         })
         .optional(),
@@ -76,7 +76,7 @@ const vsphereVm = z.strictObject({
     .optional(),
   horizon: z
     .strictObject({
-      /** The Tools ISO as "[datastore] path": the install runs at the first logon. @default a step in the template */
+      /** The Tools ISO as "[datastore] path": the install runs at the first logon. @default - a step in the template */
       toolsIso: name
         .refine(
           // A value with a text problem has its one message already.

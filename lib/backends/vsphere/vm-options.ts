@@ -12,23 +12,23 @@ export interface VsphereVmOptions extends HypervisorVmOptions {
   readonly template: string;
   /**
    * Datastore for the VM's files.
-   * @default the backend's `datastore`
+   * @default - the backend's `datastore`
    */
   readonly datastore?: string;
   /**
    * Port group of the VM's network adapter.
-   * @default the backend's `network`
+   * @default - the backend's `network`
    */
   readonly network?: string;
   /**
    * VM folder, relative to the datacenter's VM folder.
-   * @default the datacenter's VM folder
+   * @default - the datacenter's VM folder
    */
   readonly folder?: string;
   /**
    * Size of the first disk in GiB; at least the template's (checked at plan). Not with `linkedClone`, whose disks
    * are exactly the template's.
-   * @default the template's first disk size
+   * @default - the template's first disk size
    */
   readonly diskGib?: number;
   /**
@@ -46,12 +46,12 @@ export interface VsphereVmOptions extends HypervisorVmOptions {
    * A virtual TPM 2.0 (Windows 11 needs one). vSphere needs a key provider to add one; a template's vTPM is cloned
    * with the VM. The provider removes a cloned vTPM the configuration does not declare, so by default the VM has one
    * exactly when its template has one.
-   * @default the template's
+   * @default - the template's
    */
   readonly vtpm?: boolean;
-  /** Guest customization of the clone (host name, network, first-logon commands). @default none */
+  /** Guest customization of the clone (host name, network, first-logon commands). @default - none */
   readonly customize?: VsphereCustomization;
-  /** Settings for a VMware Horizon desktop (seed 001). Needs `customize.windows`. @default not a Horizon desktop */
+  /** Settings for a VMware Horizon desktop (seed 001). Needs `customize.windows`. @default - not a Horizon desktop */
   readonly horizon?: HorizonDesktopOptions;
   /**
    * The VM's devices are converted to Dynamic DirectPath I/O by hand after the first apply (vSphere 7+, lets HA/DRS
@@ -72,7 +72,7 @@ export interface VsphereVmOptions extends HypervisorVmOptions {
   readonly cpuHotAdd?: boolean;
   /** Memory hot add. vSphere forbids hot add with DirectPath devices. @default false */
   readonly memoryHotAdd?: boolean;
-  /** Notes shown in the vSphere Client. @default none */
+  /** Notes shown in the vSphere Client. @default - none */
   readonly annotation?: string;
 }
 
@@ -82,14 +82,25 @@ export interface VsphereIpv4 {
   /** Prefix length, e.g. 24. */
   readonly netmask: number;
   readonly gateway: string;
+  /**
+   * Up to three DNS servers.
+   * @default - none: the template's resolver settings
+   */
   readonly dnsServers?: readonly string[];
 }
 
 export interface VsphereCustomization {
-  /** Linux guest: host name and domain. Give this or `windows`. */
+  /**
+   * Linux guest: host name and domain. Give this or `windows`.
+   * @default - none: a Windows guest
+   */
   readonly linux?: { readonly hostName: string; readonly domain: string };
+  /**
+   * Windows guest: computer name, Administrator password, run-once commands. Give this or `linux`.
+   * @default - none: a Linux guest
+   */
   readonly windows?: VsphereWindowsCustomization;
-  /** Static IPv4 for the first adapter. @default DHCP */
+  /** Static IPv4 for the first adapter. @default - DHCP */
   readonly ipv4?: VsphereIpv4;
 }
 
@@ -99,7 +110,7 @@ export interface VsphereWindowsCustomization {
   /**
    * Local Administrator password. Pass a sensitive `TerraformVariable`'s value: a literal string would be written
    * into cdk.tf.json, so it is refused.
-   * @default no password set by customization
+   * @default - no password set by customization
    */
   readonly adminPassword?: string;
   /**
@@ -110,13 +121,13 @@ export interface VsphereWindowsCustomization {
   readonly timeZone?: number;
   /**
    * Commands run at the first logon, after the Horizon Tools install when there is one (with `horizon.toolsIso`).
-   * @default none
+   * @default - none
    */
   readonly runOnceCommands?: readonly string[];
   /**
    * Log the Administrator on automatically once, so that the run-once commands run without anyone logging on.
    * Needs `adminPassword`.
-   * @default true when there are run-once commands and an adminPassword, else false
+   * @default - true when there are run-once commands and an adminPassword, else false
    */
   readonly autoLogon?: boolean;
 }
@@ -126,7 +137,7 @@ export interface HorizonDesktopOptions {
    * The VMware Tools ISO on a datastore, as the vSphere Client writes it: `[datastore1] iso/windows.iso`. The clone
    * gets a CD-ROM with it, the Tools install becomes its first run-once command, and the Administrator logs on
    * automatically once to run it (needs `customize.windows.adminPassword`).
-   * @default none: the Tools install is listed as a step in the template (the clone cannot run it)
+   * @default - none: the Tools install is listed as a step in the template (the clone cannot run it)
    */
   readonly toolsIso?: string;
   /**
@@ -142,7 +153,7 @@ export interface HorizonDesktopOptions {
   /**
    * Remove the VMware SVGA driver from the Tools install (the Horizon Agent installs a newer one). Only with
    * `horizonAgent`: a desktop without the agent needs SVGA.
-   * @default false (the seed's command keeps SVGA)
+   * @default - false (the seed's command keeps SVGA)
    */
   readonly removeSvga?: boolean;
   /**

@@ -26,9 +26,9 @@ import { vsphereVmProblems } from "./vm-rules";
 export interface VsphereBackendProps {
   /** The vCenter datacenter that holds the host. */
   readonly datacenter: string;
-  /** Datastore for VMs that do not name one. @default none: each VM must give `vsphere.datastore` */
+  /** Datastore for VMs that do not name one. @default - none: each VM must give `vsphere.datastore` */
   readonly datastore?: string;
-  /** Port group for VMs that do not name one. @default none: each VM must give `vsphere.network` */
+  /** Port group for VMs that do not name one. @default - none: each VM must give `vsphere.network` */
   readonly network?: string;
   /**
    * How DirectPath I/O gets enabled on the host's guest GPUs: `manual` lists the commands (host steps) for an
