@@ -1,4 +1,5 @@
 import { Testing } from "cdktf";
+import { LibvirtHostBinding } from "../lib/backends/libvirt/libvirt-backend";
 import { mmioExtraConfig } from "../lib/backends/vsphere/render-vm";
 import { newHost, newStack, newVm } from "./helpers";
 import { newKvmHost, newKvmStack, newKvmVm, renderedDomain, synthesized } from "./libvirt-helpers";
@@ -124,6 +125,17 @@ describe("GpuPassthroughVm on libvirt", () => {
     ]);
     expect(d.devices.interfaces).toEqual([{ source: { network: { network: "br0" } }, model: { type: "virtio" } }]);
     expect(d.autostart).toBe(true);
+  });
+
+  test("every resource of a VM is reachable, typed, through its host's binding (the escape hatch)", () => {
+    const stack = newKvmStack();
+    const host = newKvmHost(stack);
+    const vm = newKvmVm(stack, "ml", host, { gpus: ["0000:0b:00.0"] });
+    const parts = (host.binding as LibvirtHostBinding).resourcesOf(vm);
+    expect(parts?.domain).toBe(vm.resource);
+    parts?.bootVolume.putTarget({ format: { type: "raw" } });
+    const boot = Object.values(synthesized(vm).libvirt_volume).find((v: any) => v.name === "ml-boot.qcow2");
+    expect(boot.target).toEqual({ format: { type: "raw" } });
   });
 
   test("the boot disk is a qcow2 overlay on the base image; cloud-init is uploaded and attached read-only", () => {

@@ -61,6 +61,7 @@ export {
 // libvirt/KVM.
 export { LibvirtBackend, LibvirtBackendProps, LibvirtHostBinding } from "./backends/libvirt/libvirt-backend";
 export { LibvirtVmOptions, LibvirtCloudInit, UsbDevice } from "./backends/libvirt/vm-options";
+export { RenderedDomain } from "./backends/libvirt/render-domain";
 export { HostDistro, OvmfPaths } from "./backends/libvirt/distro";
 
 // Proxmox VE.

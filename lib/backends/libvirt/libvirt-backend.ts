@@ -17,7 +17,7 @@ import { BackendLimits, HostBinding, HostStep, HypervisorBackend, HypervisorVmOp
 import { HostDistro, OvmfPaths, ovmfPaths } from "./distro";
 import { domainXml } from "./domain-xml";
 import { CpuVendor, HostPrepPlan, hostPrepPlan, hostPrepScript, hostPrepSteps } from "./host-prep";
-import { renderDomain } from "./render-domain";
+import { RenderedDomain, renderDomain } from "./render-domain";
 import { LibvirtVmOptions } from "./vm-options";
 import { libvirtHostProblems, libvirtVmProblems, missingOptionsProblem, unrenderedDomainProblems } from "./vm-rules";
 
@@ -102,6 +102,7 @@ export class LibvirtHostBinding implements HostBinding<Domain> {
   public readonly iommuGroups: readonly IommuGroup[];
   /** The VMs rendered on this host, in definition order: the preparation plan follows from them. */
   public readonly vms: GpuPassthroughVm[] = [];
+  private readonly rendered = new Map<GpuPassthroughVm, RenderedDomain>();
   /** `prepare-host.sh` and `host-prep.json` in the stack's output, under `hosts/<host>/`. */
   public readonly prepFiles: readonly StackFile[];
 
@@ -164,6 +165,14 @@ export class LibvirtHostBinding implements HostBinding<Domain> {
     return problems;
   }
 
+  /**
+   * Every resource a VM of this host has, typed: the domain (also `vm.resource`), its boot volume, its cloud-init
+   * disk and the volume that holds it. The escape hatch for the VM's other resources.
+   */
+  public resourcesOf(vm: GpuPassthroughVm): RenderedDomain | undefined {
+    return this.rendered.get(vm);
+  }
+
   public renderVm(vm: GpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering<Domain> {
     this.vms.push(vm);
     // Without settings there is no base image to boot: a domain with the VM's intent alone, and the one problem.
@@ -174,6 +183,7 @@ export class LibvirtHostBinding implements HostBinding<Domain> {
       network: this.props.network ?? "default",
       ovmf: this.ovmf,
     });
+    this.rendered.set(vm, rendered);
     const { domain } = rendered;
     new StackFile(vm, "domain-xml", {
       path: `domains/${vm.vmName}.xml`,
