@@ -73,9 +73,9 @@ describe("fleet file: libvirt sites, hosts and VMs", () => {
     expect(fleet.sites.filter((s) => s.vsphere).map((s) => s.name)).toEqual(["ml-lab", "vdi"]);
     const ws = fleet.hosts.find((h) => h.name === "ws-01");
     expect(ws?.libvirt).toMatchObject({ cpuVendor: "amd", uri: "qemu:///system" });
-    expect(fleet.vms.find((v) => v.name === "ws-gaming")?.libvirt?.baseImage).toBe(
-      "/var/lib/libvirt/images/win11-base.qcow2",
-    );
+    expect(
+      (fleet.vms.find((v) => v.name === "ws-gaming")?.libvirt as { baseImage?: string } | undefined)?.baseImage,
+    ).toBe("/var/lib/libvirt/images/win11-base.qcow2");
   });
 
   test("every hypervisor mistake is listed at once, each with its key path and line", () => {

@@ -5,7 +5,8 @@ import { Construct } from "constructs";
 import { HostGpuProps, PassthroughHost } from "../lib/host";
 import { VsphereBackend, VsphereBackendProps } from "../lib/backends/vsphere/vsphere-backend";
 import { VsphereVmOptions } from "../lib/backends/vsphere/vm-options";
-import { GpuPassthroughVm, GpuPassthroughVmProps } from "../lib/vm";
+import { TestVmProps, vmBuilder } from "./vm-builder";
+import { GpuPassthroughVm } from "../lib/vm";
 import { appProblems } from "../lib/validation/app";
 
 export function newStack(app = Testing.app(), id = "test"): TerraformStack {
@@ -28,23 +29,14 @@ export function newHost(
 }
 
 /** A VM's props for the tests: cpus and memory defaulted, and its vSphere options as `vsphere` without a kind. */
-export type VmProps = Omit<GpuPassthroughVmProps, "host" | "cpus" | "memoryGib"> &
-  Partial<Pick<GpuPassthroughVmProps, "cpus" | "memoryGib">> & { vsphere?: Omit<VsphereVmOptions, "kind"> };
+export type VmProps = TestVmProps<VsphereVmOptions>;
 
-export function newVm(scope: Construct, id: string, host: PassthroughHost, props: VmProps): GpuPassthroughVm {
-  const { vsphere, ...rest } = props;
-  return new GpuPassthroughVm(scope, id, {
-    cpus: 8,
-    memoryGib: 64,
-    // `vsphere: undefined` given: a VM without vSphere settings.
-    hypervisor:
-      "vsphere" in props && vsphere === undefined
-        ? undefined
-        : ({ kind: "vsphere", template: "ubuntu-efi", ...vsphere } as VsphereVmOptions),
-    ...rest,
-    host,
-  });
-}
+export const newVm = vmBuilder<VsphereVmOptions>("vsphere", {
+  cpus: 8,
+  memoryGib: 64,
+  options: { template: "ubuntu-efi" },
+  merge: true,
+});
 
 /** The synthesized `vsphere_virtual_machine` attributes of one VM. */
 export function renderedVm(vm: GpuPassthroughVm): Record<string, any> {

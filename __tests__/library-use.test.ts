@@ -1,3 +1,4 @@
+/// <reference types="cdktf/lib/testing/adapters/jest" />
 /**
  * The README's "Use the constructs in your own stack" example, kept here so that it cannot rot.
  */
@@ -66,3 +67,22 @@ describe("the README's library example", () => {
     );
   });
 });
+
+/**
+ * What the compiler refuses (checked by `npm run typecheck`, which compiles the tests): a VM's hypervisor options are
+ * typed by its host's backend. Never called.
+ */
+export function refusedAtCompileTime(scope: Construct): void {
+  const host = new PassthroughHost(scope, "h", {
+    hostName: "esx01",
+    backend: new VsphereBackend({ datacenter: "DC1" }),
+    gpus: [{ address: "0000:3b:00.0", model: "nvidia-a100-80gb" }],
+  });
+  const vm = { host, gpuCount: 1, cpus: 4, memoryGib: 16 };
+  // @ts-expect-error: a misspelt vSphere option
+  new GpuPassthroughVm(scope, "typo", { ...vm, hypervisor: { kind: "vsphere", templat: "ubuntu" } });
+  // @ts-expect-error: libvirt options for a vSphere host
+  new GpuPassthroughVm(scope, "other", { ...vm, hypervisor: { kind: "libvirt", baseImage: "/img.qcow2" } });
+  // @ts-expect-error: the resource of a vSphere VM is a VirtualMachine, which has no libvirt `devices`
+  new GpuPassthroughVm(scope, "vm", { ...vm, hypervisor: { kind: "vsphere", template: "t" } }).resource.devices;
+}

@@ -6,7 +6,8 @@ import { Domain } from "../.gen/providers/libvirt/domain";
 import { LibvirtBackend, LibvirtBackendProps } from "../lib/backends/libvirt/libvirt-backend";
 import { HostGpuProps, PassthroughHost } from "../lib/host";
 import { LibvirtVmOptions } from "../lib/backends/libvirt/vm-options";
-import { GpuPassthroughVm, GpuPassthroughVmProps } from "../lib/vm";
+import { TestVmProps, vmBuilder } from "./vm-builder";
+import { GpuPassthroughVm } from "../lib/vm";
 
 export function newKvmStack(app = Testing.app(), id = "kvm"): TerraformStack {
   const stack = new TerraformStack(app, id);
@@ -38,26 +39,14 @@ export function newKvmHost(
 }
 
 /** A VM's props for the tests: cpus and memory defaulted, and its libvirt options as `libvirt` without a kind. */
-export type KvmVmProps = Omit<GpuPassthroughVmProps, "host" | "cpus" | "memoryGib"> &
-  Partial<Pick<GpuPassthroughVmProps, "cpus" | "memoryGib">> & { libvirt?: Omit<LibvirtVmOptions, "kind"> };
+export type KvmVmProps = TestVmProps<LibvirtVmOptions>;
 
-export function newKvmVm(scope: Construct, id: string, host: PassthroughHost, props: KvmVmProps): GpuPassthroughVm {
-  const { libvirt, ...rest } = props;
-  return new GpuPassthroughVm(scope, id, {
-    cpus: 8,
-    memoryGib: 16,
-    // `libvirt: undefined` given: a VM without libvirt settings.
-    hypervisor:
-      "libvirt" in props && libvirt === undefined
-        ? undefined
-        : ({
-            kind: "libvirt",
-            ...(libvirt ?? { baseImage: "/var/lib/libvirt/images/base.qcow2" }),
-          } as LibvirtVmOptions),
-    ...rest,
-    host,
-  });
-}
+export const newKvmVm = vmBuilder<LibvirtVmOptions>("libvirt", {
+  cpus: 8,
+  memoryGib: 16,
+  options: { baseImage: "/var/lib/libvirt/images/base.qcow2" },
+  merge: false,
+});
 
 /** The synthesized resources of the VM's stack, by type. */
 export function synthesized(vm: GpuPassthroughVm): Record<string, Record<string, any>> {

@@ -4,8 +4,9 @@ import { Construct } from "constructs";
 import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";
 import { ProxmoxBackend, ProxmoxBackendProps } from "../lib/backends/proxmox/proxmox-backend";
 import { ProxmoxVmOptions } from "../lib/backends/proxmox/vm-options";
+import { TestVmProps, vmBuilder } from "./vm-builder";
 import { HostGpuProps, PassthroughHost } from "../lib/host";
-import { GpuPassthroughVm, GpuPassthroughVmProps } from "../lib/vm";
+import { GpuPassthroughVm } from "../lib/vm";
 
 export function newPveStack(app = Testing.app(), id = "pve"): TerraformStack {
   const stack = new TerraformStack(app, id);
@@ -37,23 +38,14 @@ export function newPveHost(
 }
 
 /** A VM's props for the tests: cpus and memory defaulted, its Proxmox options as `proxmox` without a kind. */
-export type PveVmProps = Omit<GpuPassthroughVmProps, "host" | "cpus" | "memoryGib"> &
-  Partial<Pick<GpuPassthroughVmProps, "cpus" | "memoryGib">> & { proxmox?: Omit<ProxmoxVmOptions, "kind"> };
+export type PveVmProps = TestVmProps<ProxmoxVmOptions>;
 
-export function newPveVm(scope: Construct, id: string, host: PassthroughHost, props: PveVmProps): GpuPassthroughVm {
-  const { proxmox, ...rest } = props;
-  return new GpuPassthroughVm(scope, id, {
-    cpus: 8,
-    memoryGib: 32,
-    // `proxmox: undefined` given: a VM without Proxmox settings.
-    hypervisor:
-      "proxmox" in props && proxmox === undefined
-        ? undefined
-        : ({ kind: "proxmox", ...(proxmox ?? { template: 9000 }) } as ProxmoxVmOptions),
-    ...rest,
-    host,
-  });
-}
+export const newPveVm = vmBuilder<ProxmoxVmOptions>("proxmox", {
+  cpus: 8,
+  memoryGib: 32,
+  options: { template: 9000 },
+  merge: false,
+});
 
 /** The synthesized resources of the VM's stack, by type. */
 export function synthesized(scope: Construct): Record<string, Record<string, any>> {

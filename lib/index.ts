@@ -5,35 +5,34 @@
  */
 
 // The constructs.
-export { PassthroughHost, PassthroughHostProps, HostGpuProps, HostGpu, GpuRole, PciDeviceMatch } from "./host";
-export { GpuPassthroughVm, GpuPassthroughVmProps, Firmware } from "./vm";
+export { PassthroughHost } from "./host";
+export type { PassthroughHostProps, HostGpuProps, HostGpu, GpuRole, PciDeviceMatch } from "./host";
+export { GpuPassthroughVm } from "./vm";
+export type { GpuPassthroughVmProps, Firmware } from "./vm";
 export { PassthroughApp, appProblems, assertValidApp } from "./validation/app";
 export { ensureManifest } from "./report/manifest";
 
 // What is derived for every VM, and from what.
-export { DerivedVm, VmIntent, deriveVm } from "./derive";
-export { GpuLedger, GpuClaim, GpuAllocation } from "./allocation";
+export { deriveVm } from "./derive";
+export type { DerivedVm, VmIntent } from "./derive";
+export { GpuLedger } from "./allocation";
+export type { GpuClaim, GpuAllocation } from "./allocation";
 export { PciAddress, PciAddressError } from "./pci/address";
-export { GpuModel, GpuFunction, GpuQuirks, CustomGpuModel, mappedMib, formatMib } from "./gpu/model";
+export { mappedMib, formatMib } from "./gpu/model";
+export type { GpuModel, GpuFunction, GpuQuirks, CustomGpuModel } from "./gpu/model";
 export { GPU_CATALOG, catalogModel, catalogModelIds } from "./gpu/catalog";
 export { resolveGpuModel } from "./gpu/resolve";
-export {
-  MmioRequirement,
-  MmioInput,
-  requiredMmio,
-  withOverride,
-  nextPowerOfTwo,
-  isPowerOfTwo,
-  LARGE_BAR_THRESHOLD_MIB,
-  isLargeBar,
-} from "./mmio";
-export { IommuGroupProps, IommuGroup, checkIsolation } from "./pci/iommu";
-export { Problem, formatProblem, PassthroughValidationError } from "./problems";
+export { requiredMmio, withOverride, nextPowerOfTwo, isPowerOfTwo, LARGE_BAR_THRESHOLD_MIB, isLargeBar } from "./mmio";
+export type { MmioRequirement, MmioInput } from "./mmio";
+export { checkIsolation } from "./pci/iommu";
+export type { IommuGroupProps, IommuGroup } from "./pci/iommu";
+export { formatProblem, PassthroughValidationError } from "./problems";
+export type { Problem } from "./problems";
 export { terraformLiteral, escapeTemplate } from "./terraform-literal";
 export { NAME_LIMITS, hostNameProblem, vmNameProblem, textProblem } from "./validation/names";
 
 // Hypervisors: the interfaces a backend implements, and the plug-in registry the fleet file and report use.
-export {
+export type {
   HypervisorBackend,
   HypervisorVmOptions,
   HostBinding,
@@ -45,12 +44,13 @@ export {
   IPassthroughHost,
   IGpuPassthroughVm,
 } from "./backends/backend";
-export { HypervisorPlugin, FleetFragments, SiteBinding, SiteScope } from "./backends/plugin";
+export type { HypervisorPlugin, FleetFragments, SiteBinding, SiteScope } from "./backends/plugin";
 export { HYPERVISORS, hypervisorOf } from "./backends/registry";
 
 // vSphere.
-export { VsphereBackend, VsphereBackendProps, VsphereHostBinding } from "./backends/vsphere/vsphere-backend";
-export {
+export { VsphereBackend, VsphereHostBinding } from "./backends/vsphere/vsphere-backend";
+export type { VsphereBackendProps } from "./backends/vsphere/vsphere-backend";
+export type {
   VsphereVmOptions,
   VsphereCustomization,
   VsphereWindowsCustomization,
@@ -59,20 +59,24 @@ export {
 } from "./backends/vsphere/vm-options";
 
 // libvirt/KVM.
-export { LibvirtBackend, LibvirtBackendProps, LibvirtHostBinding } from "./backends/libvirt/libvirt-backend";
-export { LibvirtVmOptions, LibvirtCloudInit, UsbDevice } from "./backends/libvirt/vm-options";
-export { RenderedDomain } from "./backends/libvirt/render-domain";
-export { HostDistro, OvmfPaths } from "./backends/libvirt/distro";
+export { LibvirtBackend, LibvirtHostBinding } from "./backends/libvirt/libvirt-backend";
+export type { LibvirtBackendProps } from "./backends/libvirt/libvirt-backend";
+export type { LibvirtVmOptions, LibvirtCloudInit, UsbDevice } from "./backends/libvirt/vm-options";
+export type { RenderedDomain } from "./backends/libvirt/render-domain";
+export type { HostDistro, OvmfPaths } from "./backends/libvirt/distro";
 
 // Proxmox VE.
-export { ProxmoxBackend, ProxmoxBackendProps, ProxmoxHostBinding } from "./backends/proxmox/proxmox-backend";
-export { ProxmoxVmOptions, ProxmoxOsType, ProxmoxVga } from "./backends/proxmox/vm-options";
-export { ProxmoxAuth, ProxmoxDeviceMode } from "./backends/proxmox/vm-rules";
+export { ProxmoxBackend, ProxmoxHostBinding } from "./backends/proxmox/proxmox-backend";
+export type { ProxmoxBackendProps } from "./backends/proxmox/proxmox-backend";
+export type { ProxmoxVmOptions, ProxmoxOsType, ProxmoxVga } from "./backends/proxmox/vm-options";
+export type { ProxmoxAuth, ProxmoxDeviceMode } from "./backends/proxmox/vm-rules";
 
 // Host preparation (kernel arguments, vfio-pci) for KVM hosts.
-export { CpuVendor } from "./host-prep/cpu";
-export { LinuxDistro } from "./host-prep/distro";
+export type { CpuVendor } from "./host-prep/cpu";
+export type { LinuxDistro } from "./host-prep/distro";
 
 // The fleet file.
-export { Fleet, FleetSite, FleetHost, FleetVm, fleetSchema } from "./fleet/schema";
-export { loadFleetFile, parseFleet, readFleet, readFleetFile, FleetReading, FleetFileError } from "./fleet/load";
+export { fleetSchema } from "./fleet/schema";
+export type { Fleet, FleetSite, FleetHost, FleetVm } from "./fleet/schema";
+export { loadFleetFile, parseFleet, readFleet, readFleetFile, FleetFileError } from "./fleet/load";
+export type { FleetReading } from "./fleet/load";

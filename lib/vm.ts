@@ -19,12 +19,15 @@ import { checkedBeforeSynth } from "./validation/checked-once";
 import { vmNameProblem } from "./validation/names";
 import { vmProblems } from "./validation/vm-rules";
 
-export { Firmware } from "./derive";
+export type { Firmware } from "./derive";
 
 /** A VM's props: its host, its GPUs, its hypervisor settings, and the intent every hypervisor derives from. */
-export interface GpuPassthroughVmProps<R extends TerraformResource = TerraformResource> extends VmIntent {
+export interface GpuPassthroughVmProps<
+  R extends TerraformResource = TerraformResource,
+  O extends HypervisorVmOptions = HypervisorVmOptions,
+> extends VmIntent {
   /** The host whose GPUs the VM takes; the VM runs there. */
-  readonly host: PassthroughHost<HostBinding<R>>;
+  readonly host: PassthroughHost<HostBinding<R, O>>;
   /**
    * The VM's name in the hypervisor.
    * @default - the construct id
@@ -47,7 +50,7 @@ export interface GpuPassthroughVmProps<R extends TerraformResource = TerraformRe
    * (VsphereVmOptions, LibvirtVmOptions, ProxmoxVmOptions).
    * @default - none; vSphere needs a template and libvirt a base image, and their backends say so
    */
-  readonly hypervisor?: HypervisorVmOptions;
+  readonly hypervisor?: O;
 }
 
 /**
@@ -59,12 +62,15 @@ export interface GpuPassthroughVmProps<R extends TerraformResource = TerraformRe
  * Which GPUs the VM gets is decided for the whole app at synth (see allocation.ts): the GPU-dependent values below
  * are read then, and what the renderers write from them is resolved then too.
  */
-export class GpuPassthroughVm<R extends TerraformResource = TerraformResource>
+export class GpuPassthroughVm<
+  R extends TerraformResource = TerraformResource,
+  O extends HypervisorVmOptions = HypervisorVmOptions,
+>
   extends Construct
   implements IGpuPassthroughVm
 {
   public readonly vmName: string;
-  public readonly host: PassthroughHost<HostBinding<R>>;
+  public readonly host: PassthroughHost<HostBinding<R, O>>;
   public readonly cpus: number;
   public readonly coresPerSocket: number;
   public readonly memoryMib: number;
@@ -78,13 +84,13 @@ export class GpuPassthroughVm<R extends TerraformResource = TerraformResource>
    */
   public readonly resource: R;
 
-  private readonly intent: GpuPassthroughVmProps<R>;
+  private readonly intent: GpuPassthroughVmProps<R, O>;
   private readonly problems: Problem[] = [];
   private readonly rendering: VmRendering<R>;
   private derivedFor?: { readonly gpus: readonly HostGpu[]; readonly derived: DerivedVm };
   private finalizedFor?: readonly HostGpu[];
 
-  constructor(scope: Construct, id: string, props: GpuPassthroughVmProps<R>) {
+  constructor(scope: Construct, id: string, props: GpuPassthroughVmProps<R, O>) {
     super(scope, id);
     this.intent = props;
     this.vmName = props.name ?? id;

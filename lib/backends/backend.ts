@@ -86,8 +86,14 @@ export interface HypervisorBackend<B extends HostBinding = HostBinding> {
   bindHost(host: IPassthroughHost): B;
 }
 
-/** A host in its hypervisor's terms; `R` is the provider's VM resource class (the VMs' typed escape hatch). */
-export interface HostBinding<R extends TerraformResource = TerraformResource> {
+/**
+ * A host in its hypervisor's terms; `R` is the provider's VM resource class (the VMs' typed escape hatch) and `O` the
+ * hypervisor's VM options, so that a VM on this host is type-checked against them.
+ */
+export interface HostBinding<
+  R extends TerraformResource = TerraformResource,
+  O extends HypervisorVmOptions = HypervisorVmOptions,
+> {
   /** Out-of-band steps the host needs for the GPUs it gives to guests, in the order to run them. */
   hostSteps(): HostStep[];
   /** Problems with the host that only this hypervisor has (e.g. a lookup its provider cannot do). */
@@ -96,7 +102,7 @@ export interface HostBinding<R extends TerraformResource = TerraformResource> {
    * Renders one VM into the provider's resources. Called once, by the VM's constructor, with the VM's options when
    * they are this backend's (undefined when the VM gave none; a backend that needs them reports it).
    */
-  renderVm(vm: IGpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering<R>;
+  renderVm(vm: IGpuPassthroughVm, options: O | undefined): VmRendering<R>;
 }
 
 export interface VmRendering<R extends TerraformResource = TerraformResource> {

@@ -13,7 +13,7 @@ import { cachedByItems, preparationFiles } from "../../host-prep/files";
 import { StackFile } from "../../stack-file";
 import { terraformValue } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
-import { BackendLimits, HostBinding, HostStep, HypervisorBackend, HypervisorVmOptions, VmRendering } from "../backend";
+import { BackendLimits, HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
 import { HostDistro, OvmfPaths, ovmfPaths } from "./distro";
 import { domainXml } from "./domain-xml";
 import { CpuVendor, HostPrepPlan, hostPrepPlan, hostPrepScript, hostPrepSteps } from "./host-prep";
@@ -96,7 +96,7 @@ export class LibvirtBackend implements HypervisorBackend<LibvirtHostBinding> {
   }
 }
 
-export class LibvirtHostBinding implements HostBinding<Domain> {
+export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions> {
   public readonly distro: HostDistro;
   public readonly ovmf: OvmfPaths;
   public readonly iommuGroups: readonly IommuGroup[];
@@ -173,10 +173,10 @@ export class LibvirtHostBinding implements HostBinding<Domain> {
     return this.rendered.get(vm);
   }
 
-  public renderVm(vm: GpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering<Domain> {
+  public renderVm(vm: GpuPassthroughVm, options: LibvirtVmOptions | undefined): VmRendering<Domain> {
     this.vms.push(vm);
     // Without settings there is no base image to boot: a domain with the VM's intent alone, and the one problem.
-    const opts = (options as LibvirtVmOptions | undefined) ?? { kind: "libvirt", baseImage: "" };
+    const opts: LibvirtVmOptions = options ?? { kind: "libvirt", baseImage: "" };
     const rendered = renderDomain(vm, opts, {
       provider: this.props.provider,
       pool: this.props.pool ?? "default",

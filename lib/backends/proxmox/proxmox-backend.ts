@@ -16,14 +16,7 @@ import { cachedByItems, preparationFiles } from "../../host-prep/files";
 import { StackFile } from "../../stack-file";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
-import {
-  HostBinding,
-  HostStep,
-  HypervisorBackend,
-  HypervisorVmOptions,
-  VmBackendSetting,
-  VmRendering,
-} from "../backend";
+import { HostBinding, HostStep, HypervisorBackend, VmBackendSetting, VmRendering } from "../backend";
 import { proxmoxPrepPlan, proxmoxPrepScript, proxmoxPrepSteps } from "./host-prep";
 import { PROXMOX_LIMITS } from "./limits";
 import { DEFAULT_BRIDGE, DEFAULT_DATASTORE, isPrimaryGpu, ovmfMmioArguments, renderVm } from "./render-vm";
@@ -130,7 +123,7 @@ function mappingClass(): typeof HardwareMappingPci {
   /* eslint-enable @typescript-eslint/no-require-imports */
 }
 
-export class ProxmoxHostBinding implements HostBinding<VirtualEnvironmentVm> {
+export class ProxmoxHostBinding implements HostBinding<VirtualEnvironmentVm, ProxmoxVmOptions> {
   /** The node's name in the cluster. */
   public readonly node: string;
   public readonly devices: ProxmoxDeviceMode;
@@ -195,10 +188,10 @@ export class ProxmoxHostBinding implements HostBinding<VirtualEnvironmentVm> {
     });
   }
 
-  public renderVm(vm: GpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering<VirtualEnvironmentVm> {
+  public renderVm(vm: GpuPassthroughVm, options: ProxmoxVmOptions | undefined): VmRendering<VirtualEnvironmentVm> {
     this.vms.push(vm);
     // Without settings the VM is a new, empty one on the backend's defaults: every setting has one.
-    const opts = (options as ProxmoxVmOptions | undefined) ?? { kind: "proxmox" };
+    const opts: ProxmoxVmOptions = options ?? { kind: "proxmox" };
     const { resource, finalize } = renderVm(vm, opts, {
       provider: this.props.provider,
       node: this.node,

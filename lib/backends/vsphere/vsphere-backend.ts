@@ -12,7 +12,7 @@ import { TerraformData } from "../../terraform-data";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { Problem } from "../../problems";
-import { HostBinding, HostStep, HypervisorBackend, HypervisorVmOptions, VmRendering, VmStep } from "../backend";
+import { HostBinding, HostStep, HypervisorBackend, VmRendering, VmStep } from "../backend";
 import { dynamicDirectPathStep, esxiHostSteps } from "./directpath";
 import { toolsTemplateStep } from "./horizon";
 import { re2Problem } from "./re2";
@@ -69,7 +69,7 @@ export class VsphereBackend implements HypervisorBackend<VsphereHostBinding> {
   }
 }
 
-export class VsphereHostBinding implements HostBinding<VirtualMachine> {
+export class VsphereHostBinding implements HostBinding<VirtualMachine, VsphereVmOptions> {
   /** The datacenter's lookups in the host's stack. */
   public readonly inventory: VsphereInventory;
   /** `data.vsphere_host` for the ESXi host: its id and root resource pool. */
@@ -165,8 +165,8 @@ export class VsphereHostBinding implements HostBinding<VirtualMachine> {
     );
   }
 
-  public renderVm(vm: GpuPassthroughVm, options: HypervisorVmOptions | undefined): VmRendering<VirtualMachine> {
-    const opts = options as VsphereVmOptions | undefined;
+  public renderVm(vm: GpuPassthroughVm, options: VsphereVmOptions | undefined): VmRendering<VirtualMachine> {
+    const opts = options;
     if (!opts) {
       const resource = renderBareVirtualMachine(vm);
       return {
