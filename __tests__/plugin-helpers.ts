@@ -4,9 +4,10 @@
  * builder for every hypervisor, so a suite parameterized over the registry needs no per-backend copy (helpers.ts
  * builds vSphere by hand, libvirt-helpers.ts libvirt).
  */
-import { App, TerraformStack, TerraformVariable, Testing } from "cdktf";
+import { App, TerraformStack, Testing } from "cdktf";
 import type { HypervisorPlugin, SiteBinding } from "../lib/backends/plugin";
 import { HostGpuProps, PassthroughHost } from "../lib/host";
+import { sensitiveVariable } from "../lib/sensitive-variable";
 import { GpuPassthroughVm, GpuPassthroughVmProps } from "../lib/vm";
 import { appProblems } from "../lib/validation/app";
 
@@ -35,13 +36,7 @@ export function pluginSite(plugin: HypervisorPlugin, hostNames: readonly string[
       credential: (name, description, defaultValue = null) => {
         const known = variables.get(name);
         if (known !== undefined) return known;
-        const variable = new TerraformVariable(stack, name, {
-          type: "string",
-          sensitive: true,
-          nullable: true,
-          description,
-        });
-        variable.addOverride("default", defaultValue);
+        const variable = sensitiveVariable(stack, name, description, defaultValue);
         variables.set(name, variable.stringValue);
         return variable.stringValue;
       },

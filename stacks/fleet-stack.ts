@@ -12,6 +12,7 @@ import { FleetVm } from "../lib/fleet/schema";
 import { PassthroughHost } from "../lib/host";
 import { markSelfDescribing } from "../lib/problems";
 import { ensureManifest } from "../lib/report/manifest";
+import { sensitiveVariable } from "../lib/sensitive-variable";
 import { terraformLiteral } from "../lib/terraform-literal";
 import { GpuPassthroughVm } from "../lib/vm";
 import { addStateBackend } from "./state-backend";
@@ -117,10 +118,7 @@ export class FleetStack extends TerraformStack {
     };
   }
 
-  /**
-   * A sensitive variable: set by TF_VAR_<name>, or its default. With no default it is null, so a provider falls back
-   * to its own environment variable (VSPHERE_PASSWORD); either way no secret is in the output.
-   */
+  /** The stack's sensitive variable of this name (see lib/sensitive-variable.ts), made once. */
   private credential(name: string, description: string, defaultValue: string | null): string {
     const existing = childWithId(this, name);
     if (existing instanceof TerraformVariable) return existing.stringValue;
@@ -132,13 +130,6 @@ export class FleetStack extends TerraformStack {
       this.nameProblems.push(`the variable name "${name}" is a property of every JavaScript object: choose another`);
       return "";
     }
-    const variable = new TerraformVariable(this, name, {
-      type: "string",
-      sensitive: true,
-      nullable: true,
-      description,
-    });
-    variable.addOverride("default", defaultValue);
-    return variable.stringValue;
+    return sensitiveVariable(this, name, description, defaultValue).stringValue;
   }
 }

@@ -3,9 +3,7 @@
  * libvirt needs on top: the recovery from a failed first start. It is data (`host-prep.json`, for scripts and the
  * report) and a commented shell script (`prepare-host.sh`, for people), both written into the stack's synth output.
  */
-import type { HostGpu } from "../../host";
-import { CpuVendor } from "../../host-prep/cpu";
-import { HostPreparation, planHostPreparation } from "../../host-prep/plan";
+import { HostPreparation, HostPrepInput as PlannerInput, planHostPreparation } from "../../host-prep/plan";
 import { preparationScript, preparationSteps } from "../../host-prep/script";
 import { shellQuote } from "../../shell";
 import { HostStep } from "../backend";
@@ -23,14 +21,9 @@ export interface HostPrepPlan extends HostPreparation {
   readonly recovery: { readonly when: string; readonly commands: readonly string[] };
 }
 
-export interface HostPrepInput {
-  readonly host: string;
-  readonly cpuVendor: CpuVendor;
+/** The neutral planner's input, on libvirt's distributions, with the domains a failed first start can leave. */
+export interface HostPrepInput extends Omit<PlannerInput, "distro"> {
   readonly distro: HostDistro;
-  /** Guest GPUs given to VMs, with the VM that holds each. */
-  readonly assigned: readonly { readonly gpu: HostGpu; readonly vm: string }[];
-  /** GPUs the host keeps (role host): vfio-pci must leave them alone. */
-  readonly kept: readonly HostGpu[];
   /** The host's domains with NVRAM (EFI firmware), which a failed first start leaves behind. @default - none */
   readonly nvramVms?: readonly string[];
 }
