@@ -56,7 +56,7 @@ export function preparationScript(plan: HostPreparation, recovery?: Recovery): s
   const lines = [
     "#!/bin/sh",
     shellComment(`Preparation of KVM host "${plan.host}" for GPU passthrough (${plan.distro}, ${plan.cpuVendor} CPU).`),
-    "# Written by cdktf-gpu-passthrough at synth from the VMs that use this host; read it, then run it as root.",
+    "# Written by cdktf-gpu-passthrough at synth from the GPUs this host gives to guests; read it, then run it as root.",
     "# Every step is idempotent: running it twice changes nothing.",
     "set -eu",
     "",
