@@ -46,9 +46,9 @@ export interface SiteBinding<H, V> {
 /**
  * The plug-in's part of the fleet file: the block `sites[].<kind>` that makes a site this hypervisor's, the keys it
  * adds to host entries (libvirt: `libvirt`; vSphere: `datastore`, `network`, `enableDirectPath`), and the block
- * `vms[].<kind>`.
+ * `vms[].<kind>`. Light (zod only): reading a fleet file loads every plug-in's.
  */
-export interface FleetFragments<S, H, V> {
+export interface FleetFileFragments<S, V> {
   readonly site: z.ZodType<S>;
   /** What a site of this hypervisor writes, for messages: `vsphere: { server, datacenter }`. */
   readonly siteNeeds: string;
@@ -75,7 +75,14 @@ export interface FleetFragments<S, H, V> {
     readonly host: Readonly<Record<string, unknown>>;
     readonly vm: Readonly<Record<string, unknown>>;
   };
-  /** Creates the site's providers in its stack and says how hosts and VMs become constructs. */
+}
+
+/** The fleet file's part, and how its sites become constructs. */
+export interface FleetFragments<S, H, V> extends FleetFileFragments<S, V> {
+  /**
+   * Creates the site's providers in its stack and says how hosts and VMs become constructs. Plug-ins load their
+   * backend (cdktf, the provider bindings) here, so a fleet without a site of theirs never loads it.
+   */
   bindSite(scope: SiteScope, site: S, hosts: readonly PluginFleetHost<H>[]): SiteBinding<H, V>;
 }
 

@@ -4,9 +4,18 @@
  * every other string reaches a root shell script, a Terraform template or a hypervisor inventory. The fleet
  * schema and the constructs both check with these, so a fleet file and a TypeScript app get the same answer.
  */
-import { Token } from "cdktf";
 import { isUnsafeCodePoint } from "../text";
 import { urlHasSecret } from "./url-credentials";
+
+/**
+ * Whether `text` is a cdktf token (a value known at apply), which the rules leave alone. Every token string holds
+ * cdktf's marker `TfToken[`; cdktf is asked only then (or for a non-string from JavaScript), so that reading a fleet file (the CLI) does not load it.
+ */
+function isToken(text: string): boolean {
+  if (typeof text === "string" && !text.includes("TfToken[")) return false;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require("cdktf") as typeof import("cdktf")).Token.isUnresolved(text);
+}
 
 /** Bounds from the systems that take the values, so no input can make synth slow or fail half-way. */
 export const NAME_LIMITS = {
@@ -44,7 +53,7 @@ export function unsafeCharacter(text: string, allowNewlines = false): string | u
 
 /** Why `text` is not one line of printable text of at most `max` characters, or undefined when it is. */
 export function textProblem(text: string, max: number = NAME_LIMITS.text): string | undefined {
-  if (Token.isUnresolved(text)) return undefined;
+  if (isToken(text)) return undefined;
   const bad = unsafeCharacter(text);
   if (bad) return `must be one line of printable text; it holds the control character ${bad}`;
   if (text.length > max) return `is ${text.length} characters long; the limit is ${max}`;
@@ -64,7 +73,7 @@ export function passwordProblem(text: string): string | undefined {
 
 /** Why `text` is not a multi-line document (tabs and newlines allowed) of at most `max` characters. */
 export function documentProblem(text: string, max: number = NAME_LIMITS.document): string | undefined {
-  if (Token.isUnresolved(text)) return undefined;
+  if (isToken(text)) return undefined;
   const bad = unsafeCharacter(text, true);
   if (bad) return `holds the control character ${bad}; only tabs and newlines are allowed`;
   if (text.length > max) return `is ${text.length} characters long; the limit is ${max}`;
@@ -78,7 +87,7 @@ const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._:-]*[A-Za-z0-9])?$/;
  * It becomes a directory of the output and part of Terraform names.
  */
 export function hostNameProblem(name: string): string | undefined {
-  if (Token.isUnresolved(name)) return undefined;
+  if (isToken(name)) return undefined;
   if (name.length > NAME_LIMITS.hostName)
     return `is ${name.length} characters long; a host name has at most ${NAME_LIMITS.hostName}`;
   if (!HOST_NAME.test(name))
@@ -90,7 +99,7 @@ const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Why `name` cannot name a VM: it becomes the VM's inventory name, its disk and XML file names and construct ids. */
 export function vmNameProblem(name: string): string | undefined {
-  if (Token.isUnresolved(name)) return undefined;
+  if (isToken(name)) return undefined;
   if (name.length > NAME_LIMITS.vmName)
     return `is ${name.length} characters long; a VM name has at most ${NAME_LIMITS.vmName} (vCenter's limit)`;
   if (!VM_NAME.test(name))
@@ -100,7 +109,7 @@ export function vmNameProblem(name: string): string | undefined {
 
 /** Why `path` is not an absolute path on a Linux host. */
 export function absolutePathProblem(path: string): string | undefined {
-  if (Token.isUnresolved(path)) return undefined;
+  if (isToken(path)) return undefined;
   if (!path.startsWith("/")) return "must be an absolute path on the host (it starts with /)";
   return textProblem(path, NAME_LIMITS.path);
 }

@@ -1,18 +1,13 @@
 /**
- * libvirt's part of the fleet file, and how a libvirt site becomes constructs: one provider per KVM host (its own
- * connection URI, through a variable so a URI with credentials is never written), and each VM's libvirt options.
+ * libvirt's part of the fleet file: a host entry's libvirt block (connection URI, CPU vendor, IOMMU groups) and the
+ * VMs' libvirt block. How a site becomes constructs is ./site.ts, loaded only when a fleet has a libvirt site.
  */
 import { z } from "zod";
-import { LibvirtProvider } from "../../../.gen/providers/libvirt/provider";
 import { absolutePath, checked, cpuVendor, hexId4, iommuGroups, name, text } from "../../fleet/fields";
-import { terraformName } from "../../fleet/names";
 import { NAME_LIMITS, documentProblem, hostNameProblem, textProblem } from "../../validation/names";
 import { urlCredentialProblem } from "../../validation/url-credentials";
-import type { FleetFragments } from "../plugin";
-import { KVM_LIMITS, LibvirtBackend } from "./libvirt-backend";
-import { LibvirtVmOptions } from "./vm-options";
-
-export const DEFAULT_LIBVIRT_URI = "qemu:///system";
+import type { FleetFileFragments } from "../plugin";
+import { KVM_LIMITS } from "./limits";
 
 const libvirtHost = z.strictObject({
   /** Connection URI: qemu:///system on the machine that applies, or qemu+ssh://user@host/system. @default - qemu:///system */
@@ -67,10 +62,11 @@ const libvirtVm = z.strictObject({
   autostart: z.boolean().optional(),
 });
 
-type Host = { libvirt?: z.infer<typeof libvirtHost> };
-type Vm = z.infer<typeof libvirtVm>;
+export type LibvirtFleetSite = Record<string, never>;
+export type LibvirtFleetHost = { libvirt?: z.infer<typeof libvirtHost> };
+export type LibvirtFleetVm = z.infer<typeof libvirtVm>;
 
-export const LIBVIRT_FLEET: FleetFragments<Record<string, never>, Host, Vm> = {
+export const LIBVIRT_FLEET: FleetFileFragments<LibvirtFleetSite, LibvirtFleetVm> = {
   site: z.strictObject({}),
   siteNeeds: "libvirt: {}",
   hostFields: { libvirt: libvirtHost.optional() },
@@ -89,37 +85,5 @@ export const LIBVIRT_FLEET: FleetFragments<Record<string, never>, Host, Vm> = {
       },
     },
     vm: { baseImage: "/var/lib/libvirt/images/ubuntu-24.04.qcow2" },
-  },
-  bindSite(scope, _site, hosts) {
-    const providers = new Map(
-      hosts.map((h) => {
-        const id = terraformName(h.name);
-        const provider = new LibvirtProvider(scope.stack, `libvirt-${id}`, {
-          alias: id,
-          // A variable, so a URI with credentials can be given as TF_VAR_libvirt_uri_<host> and never be written.
-          uri: scope.credential(
-            `libvirt_uri_${id}`,
-            `libvirt connection URI of ${h.name} (TF_VAR_libvirt_uri_${id})`,
-            h.settings.libvirt?.uri ?? DEFAULT_LIBVIRT_URI,
-          ),
-        });
-        return [h.name, provider] as const;
-      }),
-    );
-    return {
-      backendFor: (h) => {
-        const l = h.settings.libvirt ?? { cpuVendor: "intel" as const, iommuGroups: [] }; // the loader requires it
-        return new LibvirtBackend({
-          provider: providers.get(h.name),
-          cpuVendor: l.cpuVendor,
-          distro: l.distro,
-          ovmf: l.ovmf,
-          pool: l.pool,
-          network: l.network,
-          iommuGroups: l.iommuGroups,
-        });
-      },
-      vmOptions: (v): LibvirtVmOptions | undefined => (v.settings ? { kind: "libvirt", ...v.settings } : undefined),
-    };
   },
 };

@@ -13,8 +13,9 @@ import { cachedByItems, preparationFiles } from "../../host-prep/files";
 import { StackFile } from "../../stack-file";
 import { terraformValue } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
-import { BackendLimits, HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
+import { HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backend";
 import { HostDistro, OvmfPaths, ovmfPaths } from "./distro";
+import { KVM_LIMITS } from "./limits";
 import { domainXml } from "./domain-xml";
 import { CpuVendor, HostPrepPlan, hostPrepPlan, hostPrepScript, hostPrepSteps } from "./host-prep";
 import { RenderedDomain, renderDomain } from "./render-domain";
@@ -55,17 +56,6 @@ export interface LibvirtBackendProps {
    */
   readonly network?: string;
 }
-
-/**
- * KVM limits on q35 as this library uses them: QEMU's q35 machine takes 288 vCPUs without an IOMMU for
- * interrupt remapping; each passed function takes a pcie-root-port, and libvirt places those on pcie.0's 31 slots.
- */
-export const KVM_LIMITS: BackendLimits = {
-  maxCpus: 288,
-  maxMemoryMib: 16 * 1024 * 1024,
-  memoryGranularityMib: 1,
-  maxPciDevices: 28,
-};
 
 export class LibvirtBackend implements HypervisorBackend<LibvirtHostBinding> {
   public readonly kind = "libvirt";

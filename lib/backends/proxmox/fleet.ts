@@ -1,16 +1,11 @@
 /**
- * Proxmox VE's part of the fleet file, and how a Proxmox site becomes constructs: a site is a cluster (one provider
- * for its API endpoint, credentials from sensitive variables only), a host is one of its nodes, and each VM gets
- * its Proxmox options.
+ * Proxmox VE's part of the fleet file: a site is a cluster (its API endpoint; credentials never go here), a host is
+ * one of its nodes, and VMs have a Proxmox block. How a site becomes constructs is ./site.ts, loaded only when a
+ * fleet has a Proxmox site.
  */
-import { Annotations } from "cdktf";
 import { z } from "zod";
-import { ProxmoxProvider } from "../../../.gen/providers/proxmox/provider";
 import { cpuVendor, iommuGroups, name, pciAddress, text, urlWithoutCredentials } from "../../fleet/fields";
-import { escapeTemplate } from "../../terraform-literal";
-import type { FleetFragments } from "../plugin";
-import { ProxmoxBackend } from "./proxmox-backend";
-import { ProxmoxVmOptions } from "./vm-options";
+import type { FleetFileFragments } from "../plugin";
 
 /** Where the credentials go instead of the fleet file, for messages. */
 const CREDENTIALS =
@@ -66,20 +61,11 @@ const proxmoxVm = z.strictObject({
   tags: z.array(text(64)).max(32).optional(),
 });
 
-type Site = z.infer<typeof site>;
-type Host = { proxmox?: z.infer<typeof proxmoxHost> };
-type Vm = z.infer<typeof proxmoxVm>;
+export type ProxmoxFleetSite = z.infer<typeof site>;
+export type ProxmoxFleetHost = { proxmox?: z.infer<typeof proxmoxHost> };
+export type ProxmoxFleetVm = z.infer<typeof proxmoxVm>;
 
-/** The cluster's identity for host keys: the endpoint's host and port. */
-function clusterOf(endpoint: string): string {
-  try {
-    return new URL(endpoint).host.toLowerCase();
-  } catch {
-    return endpoint;
-  }
-}
-
-export const PROXMOX_FLEET: FleetFragments<Site, Host, Vm> = {
+export const PROXMOX_FLEET: FleetFileFragments<ProxmoxFleetSite, ProxmoxFleetVm> = {
   site,
   siteNeeds: "proxmox: { endpoint }",
   hostFields: { proxmox: proxmoxHost.optional() },
@@ -97,57 +83,5 @@ export const PROXMOX_FLEET: FleetFragments<Site, Host, Vm> = {
       },
     },
     vm: { template: 9000 },
-  },
-  // One provider serves every node of the cluster: the hosts need none of their own.
-  bindSite(scope, s) {
-    const auth = s.auth ?? "password";
-    // Credentials are sensitive variables without a default: unset, the provider reads its PROXMOX_VE_* variables.
-    const credentials =
-      auth === "token"
-        ? {
-            apiToken: scope.credential(
-              "proxmox_api_token",
-              "Proxmox VE API token (user@realm!name=secret); unset, the provider reads PROXMOX_VE_API_TOKEN",
-            ),
-          }
-        : {
-            username: scope.credential(
-              "proxmox_username",
-              "Proxmox VE user, root@pam for hostpci by id and kvm_arguments; unset, the provider reads PROXMOX_VE_USERNAME",
-            ),
-            password: scope.credential(
-              "proxmox_password",
-              "Proxmox VE password; unset, the provider reads PROXMOX_VE_PASSWORD",
-            ),
-          };
-    const provider = new ProxmoxProvider(scope.stack, "proxmox", {
-      endpoint: escapeTemplate(s.endpoint),
-      insecure: s.insecure,
-      ...credentials,
-    });
-    if (s.insecure) {
-      Annotations.of(provider).addWarning(
-        `site "${scope.siteName}": insecure is on, so the TLS certificate of ${s.endpoint} is not checked; turn it off once the cluster has a trusted certificate (or its CA is trusted where Terraform runs)`,
-      );
-    }
-    const cluster = clusterOf(s.endpoint);
-    return {
-      backendFor: (h) => {
-        const p = h.settings.proxmox ?? { cpuVendor: "intel" as const }; // the loader requires it
-        return new ProxmoxBackend({
-          provider,
-          cluster,
-          node: p.node,
-          cpuVendor: p.cpuVendor,
-          iommuGroups: p.iommuGroups,
-          devices: p.devices,
-          subsystemIds: p.subsystemIds && Object.fromEntries(p.subsystemIds.map((s) => [String(s.gpu), s.id])),
-          datastore: p.datastore,
-          bridge: p.bridge,
-          auth,
-        });
-      },
-      vmOptions: (v): ProxmoxVmOptions | undefined => (v.settings ? { kind: "proxmox", ...v.settings } : undefined),
-    };
   },
 };

@@ -1,17 +1,12 @@
 /**
- * vSphere's part of the fleet file, and how a vSphere site becomes constructs: the provider for its vCenter, an
- * ESXi host per host entry, and each VM's vSphere options.
+ * vSphere's part of the fleet file: a site is a vCenter datacenter, host entries may name a datastore and network,
+ * and VMs have a vSphere block. How a site becomes constructs is ./site.ts, loaded only when a fleet has one.
  */
-import { VsphereProvider } from "@cdktf/provider-vsphere/lib/provider";
-import { Annotations } from "cdktf";
 import { z } from "zod";
 import { checked, name, text } from "../../fleet/fields";
-import { escapeTemplate } from "../../terraform-literal";
 import { NAME_LIMITS, documentProblem, hostNameProblem, textProblem } from "../../validation/names";
-import type { FleetFragments } from "../plugin";
+import type { FleetFileFragments } from "../plugin";
 import { parseDatastorePath } from "./horizon";
-import { VsphereBackend } from "./vsphere-backend";
-import { VsphereVmOptions } from "./vm-options";
 
 const site = z.strictObject({
   /** vCenter address. Credentials come from VSPHERE_USER / VSPHERE_PASSWORD, never from this file. */
@@ -97,11 +92,11 @@ const vsphereVm = z.strictObject({
   annotation: checked(documentProblem).optional(),
 });
 
-type Site = z.infer<typeof site>;
-type Host = { datastore?: string; network?: string; enableDirectPath?: "manual" | "govc" };
-type Vm = z.infer<typeof vsphereVm>;
+export type VsphereFleetSite = z.infer<typeof site>;
+export type VsphereFleetHost = { datastore?: string; network?: string; enableDirectPath?: "manual" | "govc" };
+export type VsphereFleetVm = z.infer<typeof vsphereVm>;
 
-export const VSPHERE_FLEET: FleetFragments<Site, Host, Vm> = {
+export const VSPHERE_FLEET: FleetFileFragments<VsphereFleetSite, VsphereFleetVm> = {
   site,
   siteNeeds: "vsphere: { server, datacenter }",
   hostFields,
@@ -114,39 +109,4 @@ export const VSPHERE_FLEET: FleetFragments<Site, Host, Vm> = {
   },
   // VMs of one name in one vCenter datacenter and folder would be one VM in the inventory, whatever their site.
   vmNameScope: (s, v) => `vsphere:${s.server.toLowerCase()}/${s.datacenter}/${v?.folder ?? ""}`,
-  bindSite(scope, s) {
-    const provider = new VsphereProvider(scope.stack, "vsphere", {
-      vsphereServer: escapeTemplate(s.server),
-      user: scope.credential("vsphere_user", "vCenter user name; unset, the provider reads VSPHERE_USER"),
-      password: scope.credential("vsphere_password", "vCenter password; unset, the provider reads VSPHERE_PASSWORD"),
-      allowUnverifiedSsl: s.allowUnverifiedSsl,
-    });
-    if (s.allowUnverifiedSsl) {
-      Annotations.of(provider).addWarning(
-        `site "${scope.siteName}": allowUnverifiedSsl is on, so the vCenter certificate of ${s.server} is not checked; turn it off once vCenter has a trusted certificate`,
-      );
-    }
-    return {
-      backendFor: (h) =>
-        new VsphereBackend({
-          datacenter: s.datacenter,
-          datastore: h.settings.datastore,
-          network: h.settings.network,
-          enableDirectPath: h.settings.enableDirectPath,
-        }),
-      vmOptions: (v): VsphereVmOptions | undefined => {
-        if (!v.settings) return undefined;
-        const { customize, ...rest } = v.settings;
-        if (!customize?.windows) return { kind: "vsphere", ...rest, customize };
-        const { adminPasswordVariable, ...windows } = customize.windows;
-        const adminPassword = adminPasswordVariable
-          ? scope.credential(
-              adminPasswordVariable,
-              `Administrator password of Windows VMs (TF_VAR_${adminPasswordVariable})`,
-            )
-          : undefined;
-        return { kind: "vsphere", ...rest, customize: { ...customize, windows: { ...windows, adminPassword } } };
-      },
-    };
-  },
 };

@@ -11,21 +11,17 @@ import {
 import { Fn, IResolvable, ITerraformDependable, Token } from "cdktf";
 import type { DerivedVm } from "../../derive";
 import type { VmBackendSetting } from "../backend";
-import { MmioRequirement } from "../../mmio";
 import { TerraformData } from "../../terraform-data";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { DYNAMIC_DIRECTPATH_IGNORED, DYNAMIC_DIRECTPATH_SETTING } from "./directpath";
 import { parseDatastorePath, toolsInstallCommand, toolsSetting } from "./horizon";
 import { VsphereInventory } from "./inventory";
+import { mmioExtraConfig } from "./mmio-config";
 import { CONTROLLER_COUNTS, renderTemplateDisks, templatePreconditions } from "./template-disks";
 import { VsphereCustomization, VsphereVmOptions } from "./vm-options";
 
-/** The `extra_config` keys of a 64-bit MMIO window (none when the GPUs do not need one). */
-export function mmioExtraConfig(mmio: MmioRequirement): Record<string, string> {
-  if (!mmio.needs64BitMmio) return {};
-  return { "pciPassthru.use64bitMMIO": "TRUE", "pciPassthru.64bitMMIOSizeGB": String(mmio.sizeGb) };
-}
+export { mmioExtraConfig };
 
 /** The `extra_config` keys passthrough needs, from the VM's derived settings. */
 export function passthroughExtraConfig(
