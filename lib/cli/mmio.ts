@@ -1,13 +1,12 @@
-import { Command } from "commander";
 import { catalogModel, catalogModelIds } from "../gpu/catalog";
 import { GpuModel, formatMib, mibFromBytes } from "../gpu/model";
 import { LARGE_BAR_THRESHOLD_MIB, MmioInput, MmioRequirement, requiredMmio } from "../mmio";
 import { formatBytes, table } from "../preflight/format";
 import { FileTooLargeError, readBounded } from "../preflight/read-bounded";
 import { VmwareLogDevice, VmwareLogError, parseVmwareLog } from "../preflight/vmware-log";
-import { mmioExtraConfig } from "../backends/vsphere/render-vm";
+import { mmioExtraConfig } from "../backends/vsphere/mmio-config";
 import { VSPHERE_LIMITS } from "../backends/vsphere/limits";
-import { CliError, CliIo, EXIT, SetExit } from "./io";
+import { CliError, CliIo, EXIT } from "./io";
 
 /**
  * Passthrough devices a vSphere VM takes. Counts are checked against it before any row is made:
@@ -22,51 +21,26 @@ const COUNT_RULE =
   `is not a whole number from 1 to ${MAX_PASSTHROUGH_DEVICES} (a vSphere VM takes at most ` +
   `${MAX_PASSTHROUGH_DEVICES} passthrough devices): write MODEL or MODEL:COUNT, e.g. nvidia-a30:2`;
 
-interface MmioOptions {
+export interface MmioOptions {
   readonly vmwareLog?: string;
   readonly json?: boolean;
 }
 
-export function registerMmio(program: Command, io: CliIo, setExit: SetExit): void {
-  program
-    .command("mmio")
-    .summary("compute a VM's 64-bit MMIO window from GPU models or a vmware.log")
-    .description(
-      "Sums every BAR of every GPU passed to one VM and rounds up to a power of two (VMware's rule), then prints the " +
-        "extra_config lines to set. The GPUs come from catalog models with counts, or from a VM's vmware.log (the " +
-        '"PCIPassthru: Device ... size ..." lines ESXi writes at power-on).',
-    )
-    .argument(
-      "[gpus...]",
-      `catalog model ids, each with an optional :COUNT (nvidia-v100-16gb:2); ${MAX_PASSTHROUGH_DEVICES} GPUs at most in all`,
-    )
-    .option("--vmware-log <file>", "read the BAR sizes of the VM's passthrough devices from its vmware.log")
-    .option("--json", "print the result as JSON")
-    .addHelpText(
-      "after",
-      [
-        "",
-        "Examples:",
-        "  gpu-passthrough mmio nvidia-a30                 # 64 GB",
-        "  gpu-passthrough mmio nvidia-v100-16gb:2         # 64 GB",
-        "  gpu-passthrough mmio --vmware-log vmware.log",
-      ].join("\n"),
-    )
-    .action((gpus: string[], opts: MmioOptions) => {
-      if (gpus.length && opts.vmwareLog) throw new CliError("give GPU models or --vmware-log, not both");
-      if (!gpus.length && !opts.vmwareLog) {
-        throw new CliError("give GPU models (e.g. nvidia-a30 or nvidia-v100-16gb:2) or --vmware-log FILE");
-      }
-      const inputs = opts.vmwareLog ? fromVmwareLog(opts.vmwareLog) : fromModels(gpus);
-      const req = requiredMmio(inputs.map((i) => i.input));
-      if (opts.json) {
-        const source = opts.vmwareLog ? "vmware.log" : "catalog";
-        io.out(`${JSON.stringify({ source, ...req, extraConfig: mmioExtraConfig(req) }, null, 2)}\n`);
-      } else {
-        io.out(formatMmio(inputs, req));
-      }
-      setExit(EXIT.ok);
-    });
+/** `gpu-passthrough mmio [gpus...]` (defined in ./main.ts): prints the window and returns the exit code. */
+export function runMmio(gpus: readonly string[], opts: MmioOptions, io: CliIo): number {
+  if (gpus.length && opts.vmwareLog) throw new CliError("give GPU models or --vmware-log, not both");
+  if (!gpus.length && !opts.vmwareLog) {
+    throw new CliError("give GPU models (e.g. nvidia-a30 or nvidia-v100-16gb:2) or --vmware-log FILE");
+  }
+  const inputs = opts.vmwareLog ? fromVmwareLog(opts.vmwareLog) : fromModels(gpus);
+  const req = requiredMmio(inputs.map((i) => i.input));
+  if (opts.json) {
+    const source = opts.vmwareLog ? "vmware.log" : "catalog";
+    io.out(`${JSON.stringify({ source, ...req, extraConfig: mmioExtraConfig(req) }, null, 2)}\n`);
+  } else {
+    io.out(formatMmio(inputs, req));
+  }
+  return EXIT.ok;
 }
 
 /** One input row: what the VM gets, and how to show it. */

@@ -1,68 +1,32 @@
-import { Command } from "commander";
-import { loadFleetFile } from "../fleet/load";
-import { FleetHost } from "../fleet/schema";
+import type { FleetHost } from "../fleet/schema";
 import { formatPreflight } from "../preflight/format";
-import { HostInventory, readInventory } from "../preflight/inventory";
+import { HostInventory } from "../preflight/inventory";
 import { preflightReport } from "../preflight/report";
-import { HostReadError } from "../preflight/sysfs";
-import { CliError, CliIo, EXIT, SetExit } from "./io";
+import { CliError, CliIo, EXIT } from "./io";
+import { readHost } from "./read-host";
 
-interface PreflightOptions {
+export interface PreflightOptions {
   readonly root: string;
   readonly fleet?: string;
   readonly host?: string;
   readonly json?: boolean;
 }
 
-export function registerPreflight(program: Command, io: CliIo, setExit: SetExit): void {
-  program
-    .command("preflight")
-    .summary("check a Linux KVM host for GPU passthrough before deploying")
-    .description(
-      "Reads /proc and /sys of a Linux KVM host (read only) and reports CPU virtualization, the IOMMU, every IOMMU group " +
-        "with its devices, and each GPU: functions, isolation, driver, MMIO need. With --fleet, checks the host against " +
-        "its fleet-file entry and prints the exact fix for each gap. Exits 1 when something blocks deployment.",
-    )
-    .option("--root <dir>", "read a copy of the host's / instead of this machine (must hold proc/ and sys/)", "/")
-    .option("--fleet <file>", "fleet file whose host entry the host must satisfy")
-    .option("--host <name>", "host entry to check (default: the only host, or the one named like this machine)")
-    .option("--json", "print the report as JSON for scripts")
-    .addHelpText(
-      "after",
-      [
-        "",
-        "Examples:",
-        "  gpu-passthrough preflight",
-        "  gpu-passthrough preflight --fleet fleet.yaml --host kvm-01",
-        "  gpu-passthrough preflight --root ./host-copy --json",
-        "",
-        "Exit codes: 0 no blocker, 1 blockers found, 2 usage error or unreadable input.",
-      ].join("\n"),
-    )
-    .action((opts: PreflightOptions) => {
-      if (opts.host && !opts.fleet)
-        throw new CliError("--host names an entry of the fleet file: give --fleet FILE too");
-      const inv = readHost(opts.root);
-      const host = opts.fleet ? fleetHost(opts.fleet, opts.host, inv) : undefined;
-      const report = preflightReport(inv, host);
-      io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatPreflight(report));
-      setExit(report.ready ? EXIT.ok : EXIT.blocked);
-    });
-}
-
-/** The host under root. @throws CliError when root is not a Linux root with sysfs. */
-export function readHost(root: string): HostInventory {
-  try {
-    return readInventory(root);
-  } catch (e) {
-    if (e instanceof HostReadError) throw new CliError(e.message);
-    throw e;
-  }
+/** `gpu-passthrough preflight` (defined in ./main.ts): prints the report and returns the exit code. */
+export async function runPreflight(opts: PreflightOptions, io: CliIo): Promise<number> {
+  if (opts.host && !opts.fleet) throw new CliError("--host names an entry of the fleet file: give --fleet FILE too");
+  const inv = readHost(opts.root);
+  // The fleet loader (zod, yaml, every hypervisor's schema) is loaded only when there is a fleet file to read.
+  const host = opts.fleet
+    ? fleetHost(opts.fleet, (await import("../fleet/load")).loadFleetFile(opts.fleet).hosts, opts.host, inv)
+    : undefined;
+  const report = preflightReport(inv, host);
+  io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatPreflight(report));
+  return report.ready ? EXIT.ok : EXIT.blocked;
 }
 
 /** The fleet entry to check: named, the only one, or the one named like this host. */
-function fleetHost(file: string, name: string | undefined, inv: HostInventory): FleetHost {
-  const hosts = loadFleetFile(file).hosts;
+function fleetHost(file: string, hosts: readonly FleetHost[], name: string | undefined, inv: HostInventory): FleetHost {
   const names = hosts.map((h) => h.name).join(", ") || "(none)";
   if (name) {
     const host = hosts.find((h) => h.name === name);

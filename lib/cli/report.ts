@@ -1,60 +1,28 @@
 import { readFileSync, writeFileSync } from "fs";
-import { Command } from "commander";
 import { StackPlan, buildReport } from "../report/build-report";
 import { renderMarkdown } from "../report/markdown";
 import { PlanError, parsePlan } from "../report/plan";
 import { SynthOutput, SynthOutputError, readSynthOutput } from "../report/read-output";
-import { CliError, CliIo, EXIT, SetExit } from "./io";
+import { CliError, CliIo, EXIT } from "./io";
 
-interface ReportOptions {
+export interface ReportOptions {
   readonly outdir?: string;
   readonly plan: readonly string[];
   readonly markdown?: string;
   readonly json?: string;
 }
 
-export function registerReport(program: Command, io: CliIo, setExit: SetExit): void {
-  program
-    .command("report")
-    .summary("describe the synthesized GPU hosts and VMs (and what plans change) for a pull request")
-    .description(
-      "Reads the stacks cdktf.out/manifest.json lists (their cdk.tf.json, passthrough.json, host-prep.json) and writes a " +
-        "report for reviewers: the GPU allocation of each host, each VM's passthrough settings and why, the host steps " +
-        "outside Terraform, and the constraints that follow. Given Terraform plans in JSON (terraform show -json " +
-        "tfplan), it also tells which changes to GPU VMs are in place, need a reboot or a replacement, and which GPUs " +
-        "move between VMs. Prints Markdown unless --markdown or --json names a file.",
-    )
-    .option("--outdir <dir>", "the synth output directory (default: $CDKTF_OUTDIR or cdktf.out)")
-    .option(
-      "--plan <stack=plan.json>",
-      "a stack's plan in JSON (terraform show -json tfplan > plan.json); repeat for more stacks",
-      (value: string, previous: string[]) => [...previous, value],
-      [] as string[],
-    )
-    .option("--markdown <file>", "write the Markdown report to this file")
-    .option("--json <file>", "write the report as JSON to this file")
-    .addHelpText(
-      "after",
-      [
-        "",
-        "Examples:",
-        "  gpu-passthrough report",
-        "  gpu-passthrough report --plan ml-lab=ml-lab.plan.json --markdown report.md --json report.json",
-        "",
-        "Exit codes: 0 report written, 2 no synthesized stack, or a plan or synth file that cannot be read.",
-      ].join("\n"),
-    )
-    .action((opts: ReportOptions) => {
-      const outdir = opts.outdir ?? process.env.CDKTF_OUTDIR ?? "cdktf.out";
-      const output = readOutput(outdir);
-      const plans = readPlans(opts.plan, output);
-      const report = buildReport(output, plans);
-      const markdown = renderMarkdown(report);
-      if (!opts.markdown && !opts.json) io.out(markdown);
-      if (opts.markdown) write(opts.markdown, markdown, io);
-      if (opts.json) write(opts.json, `${JSON.stringify(report, null, 2)}\n`, io);
-      setExit(EXIT.ok);
-    });
+/** `gpu-passthrough report` (defined in ./main.ts): prints or writes the report and returns the exit code. */
+export function runReport(opts: ReportOptions, io: CliIo): number {
+  const outdir = opts.outdir ?? process.env.CDKTF_OUTDIR ?? "cdktf.out";
+  const output = readOutput(outdir);
+  const plans = readPlans(opts.plan, output);
+  const report = buildReport(output, plans);
+  const markdown = renderMarkdown(report);
+  if (!opts.markdown && !opts.json) io.out(markdown);
+  if (opts.markdown) write(opts.markdown, markdown, io);
+  if (opts.json) write(opts.json, `${JSON.stringify(report, null, 2)}\n`, io);
+  return EXIT.ok;
 }
 
 function readOutput(outdir: string): SynthOutput {

@@ -5,18 +5,13 @@
 import { readFileSync, statSync } from "fs";
 import { Document, LineCounter, YAMLError, isNode, parseDocument } from "yaml";
 import { z } from "zod";
-import { PassthroughValidationError } from "../problems";
 import { MAX_STACK_NAME, resolveState, stackLayout, stateLocation, terraformName } from "./layout";
 import { HYPERVISORS } from "../backends/registry";
 import type { HypervisorPlugin } from "../backends/plugin";
+import { FleetFileError } from "./fleet-file-error";
 import { Fleet, FleetSite, FleetVm, fleetSchema } from "./schema";
 
-export class FleetFileError extends PassthroughValidationError {
-  constructor(file: string, problems: readonly string[]) {
-    super(problems, `${file} has problems`);
-    this.name = "FleetFileError";
-  }
-}
+export { FleetFileError };
 
 type Path = readonly PropertyKey[];
 

@@ -13,9 +13,9 @@ import { MmioRequirement } from "../mmio";
 import { singleton } from "../construct-ids";
 import { StackFile } from "../stack-file";
 import { GpuPassthroughVm } from "../vm";
+import { MANIFEST_FILE, MANIFEST_VERSION } from "./manifest-file";
 
-export const MANIFEST_FILE = "passthrough.json";
-export const MANIFEST_VERSION = 1;
+export { MANIFEST_FILE, MANIFEST_VERSION };
 
 export interface ManifestGpu {
   /** Address of function 0, or the match criteria of a GPU found by lookup. */

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { HostPreparation } from "../host-prep/plan";
 import type { PassthroughManifest } from "./manifest";
-import { MANIFEST_VERSION } from "./manifest";
+import { MANIFEST_VERSION } from "./manifest-file";
 import { insidePath } from "./schema-issue";
 
 /** cdktf's `<outdir>/manifest.json`: its stacks by name, with their directory and Terraform JSON. */

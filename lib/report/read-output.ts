@@ -8,7 +8,8 @@
 import { existsSync, readFileSync, statSync } from "fs";
 import { join } from "path";
 import { z } from "zod";
-import { MANIFEST_FILE, PassthroughManifest } from "./manifest";
+import type { PassthroughManifest } from "./manifest";
+import { MANIFEST_FILE } from "./manifest-file";
 import { ReportedHostPrep, cdktfManifestSchema, hostPrepSchema, passthroughManifestSchema } from "./output-schemas";
 import { describeIssue } from "./schema-issue";
 
