@@ -1,10 +1,10 @@
 import { VsphereProvider } from "@cdktf/provider-vsphere/lib/provider";
 import { VirtualMachine } from "@cdktf/provider-vsphere/lib/virtual-machine";
-import { TerraformStack, Testing } from "cdktf";
+import { TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { Construct } from "constructs";
 import { HostGpuProps, PassthroughHost } from "../lib/host";
 import { VsphereBackend, VsphereBackendProps } from "../lib/backends/vsphere/vsphere-backend";
-import { VsphereVmOptions } from "../lib/backends/vsphere/vm-options";
+import { HorizonDesktopOptions, VsphereVmOptions } from "../lib/backends/vsphere/vm-options";
 import { TestVmProps, vmBuilder } from "./vm-builder";
 import { GpuPassthroughVm } from "../lib/vm";
 import { appProblems } from "../lib/validation/app";
@@ -51,3 +51,28 @@ export function problemsOf(scope: Construct): string[] {
 }
 
 export const A100 = "nvidia-a100-80gb";
+
+/**
+ * A Horizon desktop (seed 001): a Windows 11 clone with an RTX A4000, customized as DESK-01 with the Administrator
+ * password from a sensitive variable (or none), and these Horizon and Windows settings.
+ */
+export function newHorizonDesktop(horizon: HorizonDesktopOptions, windows: object = {}, withPassword = true) {
+  const stack = newStack();
+  const host = newHost(stack, [{ address: "41:00.0", model: "nvidia-rtx-a4000" }]);
+  const password = new TerraformVariable(stack, "pw", { type: "string", sensitive: true });
+  const vm = newVm(stack, "desk", host, {
+    gpuCount: 1,
+    vsphere: {
+      template: "win11-efi",
+      customize: {
+        windows: {
+          computerName: "DESK-01",
+          adminPassword: withPassword ? password.stringValue : undefined,
+          ...windows,
+        },
+      },
+      horizon,
+    },
+  });
+  return { stack, vm, r: renderedVm(vm) };
+}

@@ -6,15 +6,12 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { LibvirtProvider } from "../.gen/providers/libvirt/provider";
-import { LibvirtBackend } from "../lib/backends/libvirt/libvirt-backend";
-import { PassthroughHost } from "../lib/host";
 import type { PassthroughManifest } from "../lib/report/manifest";
 import type { PassthroughReport } from "../lib/report/model";
 import { PassthroughApp } from "../lib/validation/app";
-import { GpuPassthroughVm } from "../lib/vm";
 import { cli } from "./fixtures/run-cli";
 import { A100, newHost, newStack, newVm } from "./helpers";
+import { newKvmHost, newKvmStack, newKvmVm } from "./libvirt-helpers";
 
 const tmp = mkdtempSync(join(tmpdir(), "gpt-report-hostile-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -26,22 +23,16 @@ const pristine = join(tmp, "pristine");
   const dc = newStack(app, "dc");
   newVm(dc, "train", newHost(dc, [{ address: "0000:3b:00.0", model: A100 }]), { gpus: ["0000:3b:00.0"] });
   newStack(app, "plain");
-  const home = newStack(app, "home");
-  new LibvirtProvider(home, "libvirt", { uri: "qemu:///system" });
-  const ws = new PassthroughHost(home, "ws", {
-    hostName: "ws",
-    backend: new LibvirtBackend({
-      cpuVendor: "amd",
-      iommuGroups: [{ id: 14, devices: ["0000:0b:00.0", "0000:0b:00.1"] }],
-    }),
-    gpus: [{ address: "0000:0b:00.0", model: "nvidia-rtx-3080" }],
-  });
-  new GpuPassthroughVm(home, "gaming", {
-    host: ws,
+  const home = newKvmStack(app, "home");
+  const ws = newKvmHost(
+    home,
+    [{ address: "0000:0b:00.0", model: "nvidia-rtx-3080" }],
+    { iommuGroups: [{ id: 14, devices: ["0000:0b:00.0", "0000:0b:00.1"] }] },
+    "ws",
+  );
+  newKvmVm(home, "gaming", ws, {
     gpus: ["0000:0b:00.0"],
-    cpus: 8,
-    memoryGib: 16,
-    hypervisor: { kind: "libvirt", baseImage: "/var/lib/libvirt/images/win.qcow2" },
+    libvirt: { baseImage: "/var/lib/libvirt/images/win.qcow2" },
   });
   app.synth();
 }

@@ -6,16 +6,13 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { LibvirtProvider } from "../.gen/providers/libvirt/provider";
-import { LibvirtBackend } from "../lib/backends/libvirt/libvirt-backend";
-import { PassthroughHost } from "../lib/host";
 import type { PassthroughManifest } from "../lib/report/manifest";
 import type { PassthroughReport, VmChange } from "../lib/report/model";
 import { vmSettings } from "../lib/report/vm-settings";
 import { PassthroughApp } from "../lib/validation/app";
-import { GpuPassthroughVm } from "../lib/vm";
 import { cli } from "./fixtures/run-cli";
 import { A100, newHost, newStack, newVm } from "./helpers";
+import { newKvmHost, newKvmStack, newKvmVm } from "./libvirt-helpers";
 
 const ESX_GPUS = [
   { address: "0000:03:00.0", model: "nvidia-t4", role: "host" as const },
@@ -35,34 +32,27 @@ function synthesize(outdir: string): void {
   newVm(dcB, "tenant", newHost(dcB, ESX_GPUS), { gpus: ["0000:af:00.0"] });
   newStack(app, "shared");
 
-  const home = newStack(app, "home");
-  new LibvirtProvider(home, "libvirt", { uri: "qemu:///system" });
-  const ws = new PassthroughHost(home, "ws", {
-    hostName: "ws",
-    backend: new LibvirtBackend({
-      cpuVendor: "amd",
-      iommuGroups: [
-        { id: 14, devices: ["0000:0b:00.0", "0000:0b:00.1"] },
-        { id: 15, devices: ["0000:0d:00.0", "0000:0d:00.1"] },
-      ],
-    }),
-    gpus: [
+  const home = newKvmStack(app, "home");
+  const ws = newKvmHost(
+    home,
+    [
       { address: "0000:0b:00.0", model: "nvidia-rtx-3080" },
       { address: "0000:0c:00.0", model: "nvidia-rtx-3060", role: "host" },
       { address: "0000:0d:00.0", model: "nvidia-rtx-3080" },
     ],
-  });
+    {
+      iommuGroups: [
+        { id: 14, devices: ["0000:0b:00.0", "0000:0b:00.1"] },
+        { id: 15, devices: ["0000:0d:00.0", "0000:0d:00.1"] },
+      ],
+    },
+    "ws",
+  );
   for (const [id, gpu] of [
     ["gaming", "0000:0b:00.0"],
     ["lab", "0000:0d:00.0"],
   ]) {
-    new GpuPassthroughVm(home, id, {
-      host: ws,
-      gpus: [gpu],
-      cpus: 8,
-      memoryGib: 16,
-      hypervisor: { kind: "libvirt", baseImage: "/var/lib/libvirt/images/win.qcow2" },
-    });
+    newKvmVm(home, id, ws, { gpus: [gpu], libvirt: { baseImage: "/var/lib/libvirt/images/win.qcow2" } });
   }
   app.synth();
 }

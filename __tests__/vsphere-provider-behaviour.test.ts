@@ -10,7 +10,7 @@ import { buildManifest } from "../lib/report/manifest";
 import { renderMarkdown } from "../lib/report/markdown";
 import { vmSettings } from "../lib/report/vm-settings";
 import { fleetProblems } from "./fleet-helpers";
-import { A100, newHost, newStack, newVm, problemsOf, renderedVm } from "./helpers";
+import { A100, newHorizonDesktop, newHost, newStack, newVm, problemsOf, renderedVm } from "./helpers";
 
 function synthOf(scope: Parameters<typeof Testing.synth>[0]): Record<string, any> {
   return JSON.parse(Testing.synth(scope));
@@ -275,29 +275,9 @@ describe("Dynamic DirectPath I/O, converted by hand after the first apply", () =
 describe("Horizon: the VMware Tools install runs where it can", () => {
   // After a clone the provider deletes every CD-ROM the configuration does not declare
   // (virtual_machine_cdrom_subresource.go:378-390), and run-once commands wait for the first logon.
-  const desktop = (horizon: object, windows: object = {}, withPassword = true) => {
-    const stack = newStack();
-    const host = newHost(stack, [{ address: "41:00.0", model: "nvidia-rtx-a4000" }]);
-    const password = new TerraformVariable(stack, "pw", { type: "string", sensitive: true });
-    const vm = newVm(stack, "desk", host, {
-      gpuCount: 1,
-      vsphere: {
-        template: "win11-efi",
-        customize: {
-          windows: {
-            computerName: "DESK-01",
-            adminPassword: withPassword ? password.stringValue : undefined,
-            ...windows,
-          },
-        },
-        horizon,
-      },
-    });
-    return { stack, vm, r: renderedVm(vm) };
-  };
 
   test("without the Tools ISO, the command is a step in the template, not a run-once command the clone cannot run", () => {
-    const { stack, vm, r } = desktop({ horizonAgent: true });
+    const { stack, vm, r } = newHorizonDesktop({ horizonAgent: true });
     expect(r.clone.customize.windows_options.run_once_command_list).toBeUndefined();
     expect(r.clone.customize.windows_options.auto_logon).toBeUndefined();
     expect(r.cdrom).toBeUndefined();
@@ -312,7 +292,10 @@ describe("Horizon: the VMware Tools install runs where it can", () => {
   });
 
   test("with the Tools ISO, the clone has it as a CD-ROM, runs the command first and logs on once by itself", () => {
-    const { stack, vm, r } = desktop({ toolsIso: "[iso-ds] vmtools/windows.iso" }, { runOnceCommands: ["echo hi"] });
+    const { stack, vm, r } = newHorizonDesktop(
+      { toolsIso: "[iso-ds] vmtools/windows.iso" },
+      { runOnceCommands: ["echo hi"] },
+    );
     expect(r.cdrom).toEqual([
       {
         datastore_id: expect.stringMatching(/^\$\{data\.vsphere_datastore\.vsphere-dc1_datastore-iso-ds_\w+\.id\}$/),
@@ -329,10 +312,10 @@ describe("Horizon: the VMware Tools install runs where it can", () => {
   });
 
   test("the Tools ISO without an Administrator password, or not a datastore path, is refused", () => {
-    expect(problemsOf(desktop({ toolsIso: "[iso] t.iso" }, {}, false).stack)).toEqual([
+    expect(problemsOf(newHorizonDesktop({ toolsIso: "[iso] t.iso" }, {}, false).stack)).toEqual([
       'VM "desk": horizon.toolsIso runs the Tools install at the first logon, but without an Administrator password the desktop cannot log on by itself. Fix: give customize.windows.adminPassword (adminPasswordVariable in a fleet file)',
     ]);
-    expect(problemsOf(desktop({ toolsIso: "vmtools/windows.iso" }).stack)).toEqual([
+    expect(problemsOf(newHorizonDesktop({ toolsIso: "vmtools/windows.iso" }).stack)).toEqual([
       'VM "desk": horizon.toolsIso "vmtools/windows.iso" is not a datastore path. Fix: write it as the vSphere Client shows it: "[datastore1] iso/VMware-tools-windows.iso"',
     ]);
   });

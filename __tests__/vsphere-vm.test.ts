@@ -1,9 +1,9 @@
 import { DataVsphereHost } from "@cdktf/provider-vsphere/lib/data-vsphere-host";
 import { VirtualMachine } from "@cdktf/provider-vsphere/lib/virtual-machine";
-import { TerraformOutput, TerraformVariable, Testing } from "cdktf";
+import { TerraformOutput, Testing } from "cdktf";
 import { toolsInstallCommand } from "../lib/backends/vsphere/horizon";
 import { VsphereHostBinding } from "../lib/backends/vsphere/vsphere-backend";
-import { A100, newHost, newStack, newVm, problemsOf, renderedVm } from "./helpers";
+import { A100, newHorizonDesktop, newHost, newStack, newVm, problemsOf, renderedVm } from "./helpers";
 
 describe("GpuPassthroughVm on vSphere", () => {
   test("derives every passthrough setting for two A100s", () => {
@@ -147,20 +147,10 @@ describe("Horizon desktops (seed 001)", () => {
   });
 
   test("a Horizon desktop gets no 3D; with the Tools ISO, the Tools command is its first run-once command", () => {
-    const stack = newStack();
-    const host = newHost(stack, [{ address: "41:00.0", model: "nvidia-rtx-a4000" }]);
-    const password = new TerraformVariable(stack, "pw", { type: "string", sensitive: true });
-    const vm = newVm(stack, "desk", host, {
-      gpuCount: 1,
-      vsphere: {
-        template: "win11-efi",
-        customize: {
-          windows: { computerName: "DESK-01", adminPassword: password.stringValue, runOnceCommands: ["echo hi"] },
-        },
-        horizon: { nsx: true, toolsIso: "[iso] vmtools/windows.iso" },
-      },
-    });
-    const r = renderedVm(vm);
+    const { stack, r } = newHorizonDesktop(
+      { nsx: true, toolsIso: "[iso] vmtools/windows.iso" },
+      { runOnceCommands: ["echo hi"] },
+    );
     expect(r.extra_config["mks.enable3d"]).toBe("FALSE");
     expect(r.clone.customize.windows_options).toEqual({
       computer_name: "DESK-01",

@@ -72,15 +72,6 @@ export class GpuLedger extends Construct {
     return this.allocate().claims.get(gpuKey) ?? [];
   }
 
-  public isClaimed(gpuKey: string): boolean {
-    return this.claimants(gpuKey).length > 0;
-  }
-
-  /** Guest GPUs of `host` that no VM holds, lowest address first. */
-  public freeGuestGpus(host: PassthroughHost): HostGpu[] {
-    return host.guestGpus().filter((g) => !this.isClaimed(host.gpuKey(g)));
-  }
-
   private allocate(): NonNullable<GpuLedger["result"]> {
     if (this.result) return this.result;
     const byVm = new Map<string, GpuAllocation>();

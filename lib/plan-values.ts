@@ -1,7 +1,8 @@
 /**
  * Reading values out of a Terraform plan in JSON, whose shape is the provider's and not checked: every reader takes
  * `unknown` and answers undefined or false for a shape it does not expect. Shared by the report and the hypervisors'
- * plan readings (lib/backends/<kind>/plan-reading.ts), which must not depend on the report.
+ * plan readings (lib/backends/<kind>/plan-reading.ts), which must not depend on the report; the fleet loader names
+ * its keys with the same `formatPath`.
  */
 
 export function isObject(v: unknown): v is Record<string, unknown> {
@@ -26,9 +27,9 @@ export function hasTrue(v: unknown): boolean {
   return false;
 }
 
-/** `["devices", "hostdevs", 0]` → `devices.hostdevs[0]`. */
-export function formatPath(path: readonly (string | number)[]): string {
-  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${p}` : p)).join("");
+/** A key path as messages show it: `["devices", "hostdevs", 0]` → `devices.hostdevs[0]` (plans, fleet files). */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
 }
 
 export function sortedUnique(values: readonly string[]): string[] {

@@ -1,6 +1,7 @@
 import { catalogModel, catalogModelIds } from "../gpu/catalog";
 import { GpuModel, formatMib, mibFromBytes } from "../gpu/model";
 import { LARGE_BAR_THRESHOLD_MIB, MmioInput, MmioRequirement, requiredMmio } from "../mmio";
+import { ovmfApertureArgs } from "../ovmf-aperture";
 import { formatBytes, table } from "../preflight/format";
 import { FileTooLargeError, readBounded } from "../preflight/read-bounded";
 import { VmwareLogDevice, VmwareLogError, parseVmwareLog } from "../preflight/vmware-log";
@@ -161,7 +162,7 @@ function formatMmio(rows: readonly Row[], req: MmioRequirement): string {
     ...Object.entries(config).map(([k, v]) => `  ${k.padEnd(width)} = "${v}"`),
     "",
     'The host BIOS needs "Above 4G decoding" on. On KVM with OVMF the equivalent is:',
-    `  -fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=${req.sizeGb * 1024}`,
+    `  ${ovmfApertureArgs(req).join(" ")}`,
   );
   return `${lines.join("\n")}\n`;
 }

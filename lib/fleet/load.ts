@@ -10,15 +10,11 @@ import { HYPERVISORS } from "../backends/registry";
 import type { HypervisorPlugin } from "../backends/plugin";
 import { FleetFileError } from "./fleet-file-error";
 import { Fleet, FleetSite, FleetVm, fleetSchema } from "./schema";
+import { formatPath } from "../plan-values";
 
 export { FleetFileError };
 
 type Path = readonly PropertyKey[];
-
-/** `vms[2].gpus[0]` from `["vms", 2, "gpus", 0]`. */
-export function formatPath(path: Path): string {
-  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
-}
 
 /** A fleet file bigger than this is refused before it is parsed: split the fleet into several files. */
 export const MAX_FLEET_FILE_BYTES = 8 * 1024 * 1024;

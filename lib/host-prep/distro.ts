@@ -43,14 +43,30 @@ const MKINITCPIO: InitramfsTool = {
   rebuild: "mkinitcpio -P",
 };
 
-const DISTROS: Record<LinuxDistro, { readonly initramfs: InitramfsTool; readonly bootLoader: BootLoader }> = {
+const DISTROS: Record<
+  LinuxDistro,
+  { readonly initramfs: InitramfsTool; readonly bootLoader: BootLoader; readonly bootNote?: string }
+> = {
   debian: { initramfs: INITRAMFS_TOOLS, bootLoader: "grub-debian" },
   ubuntu: { initramfs: INITRAMFS_TOOLS, bootLoader: "grub-debian" },
   fedora: { initramfs: DRACUT, bootLoader: "grubby" },
   rhel: { initramfs: DRACUT, bootLoader: "grubby" },
   arch: { initramfs: MKINITCPIO, bootLoader: "grub-arch" },
-  proxmox: { initramfs: INITRAMFS_TOOLS, bootLoader: "proxmox" },
+  proxmox: {
+    initramfs: INITRAMFS_TOOLS,
+    bootLoader: "proxmox",
+    bootNote:
+      "Proxmox VE boots with GRUB (kernel arguments in /etc/default/grub) or, on ZFS root with UEFI, systemd-boot " +
+      "(/etc/kernel/cmdline): the script adds the arguments to each of these files that exists, then runs " +
+      "proxmox-boot-tool refresh when proxmox-boot-tool manages the boot partitions, else update-grub",
+  },
 };
+
+/** What people should know about how the distribution boots, for the plan's notes. */
+export function bootLoaderNotes(distro: LinuxDistro): string[] {
+  const note = DISTROS[distro].bootNote;
+  return note ? [note] : [];
+}
 
 export function initramfsTool(distro: LinuxDistro): InitramfsTool {
   return DISTROS[distro].initramfs;

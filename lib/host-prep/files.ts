@@ -1,6 +1,28 @@
-/** Where a KVM host's preparation is written: beside its stack, as a script to read and run, and as data. */
+/**
+ * What a KVM backend's host binding does with the planner: the planner's input from the host and its VMs, and the
+ * plan written beside the stack, as a script to read and run and as data.
+ */
 import type { IConstruct } from "constructs";
 import { StackFile } from "../stack-file";
+import type { HostPrepInput, PlannedGpu } from "./plan";
+
+/**
+ * Every guest GPU of the host, with the VM that holds it or "no VM yet", and the GPUs the host keeps. Every guest
+ * GPU, as vSphere enables DirectPath on every guest GPU: the preparation does not depend on which VMs exist yet, so a
+ * host can be prepared before its VMs, and a GPU declared for guests is on vfio-pci from boot.
+ */
+export function gpuUse<G extends PlannedGpu & { readonly role: string }>(
+  host: { readonly gpus: readonly G[]; guestGpus(): G[] },
+  vms: readonly { readonly vmName: string; readonly gpus: readonly G[] }[],
+): Pick<HostPrepInput, "assigned" | "kept"> {
+  return {
+    assigned: host.guestGpus().map((gpu) => ({
+      gpu,
+      vm: vms.find((vm) => vm.gpus.includes(gpu))?.vmName ?? "no VM yet",
+    })),
+    kept: host.gpus.filter((g) => g.role === "host"),
+  };
+}
 
 /**
  * `hosts/<host>/prepare-host.sh` and `hosts/<host>/host-prep.json` in the stack's output, made from `plan` at synth

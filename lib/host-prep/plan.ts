@@ -10,7 +10,7 @@ import { GpuModel, mappedMib } from "../gpu/model";
 import { isLargeBar } from "../mmio";
 import type { PciAddress } from "../pci/address";
 import { CpuVendor, firmwareSetting, iommuArg } from "./cpu";
-import { LinuxDistro, VFIO_MODULES, initramfsTool, kernelArgCommands } from "./distro";
+import { LinuxDistro, VFIO_MODULES, bootLoaderNotes, initramfsTool, kernelArgCommands } from "./distro";
 
 /** One PCI function vfio-pci must claim, and the VM it is for. */
 export interface PreparedFunction {
@@ -86,11 +86,6 @@ const DRIVERS_BY_KIND: Record<string, readonly string[]> = {
   usb: ["xhci_pci"],
   "serial-bus": ["i2c_nvidia_gpu"],
 };
-
-const PROXMOX_BOOT_NOTE =
-  "Proxmox VE boots with GRUB (kernel arguments in /etc/default/grub) or, on ZFS root with UEFI, systemd-boot " +
-  "(/etc/kernel/cmdline): the script adds the arguments to each of these files that exists, then runs " +
-  "proxmox-boot-tool refresh when proxmox-boot-tool manages the boot partitions, else update-grub";
 
 /** Every function of a GPU with its id and kind, function 0 first. */
 export function gpuFunctions(gpu: PlannedGpu): Omit<PreparedFunction, "vm">[] {
@@ -235,7 +230,7 @@ export function planHostPreparation(input: HostPrepInput): HostPreparation {
     ...(input.kept.length
       ? [`the host keeps ${input.kept.map((g) => `${g.label} (${g.model.name})`).join(", ")}; vfio-pci leaves it alone`]
       : []),
-    ...(input.distro === "proxmox" && functions.length ? [PROXMOX_BOOT_NOTE] : []),
+    ...(functions.length ? bootLoaderNotes(input.distro) : []),
   ];
   const initramfs = initramfsTool(input.distro);
   return {

@@ -4,9 +4,8 @@
  * report) and a commented shell script (`prepare-host.sh`, for people), both written into the stack's synth output.
  */
 import { HostPreparation, HostPrepInput as PlannerInput, planHostPreparation } from "../../host-prep/plan";
-import { preparationScript, preparationSteps } from "../../host-prep/script";
+import { preparationScript } from "../../host-prep/script";
 import { shellQuote } from "../../shell";
-import { HostStep } from "../backend";
 import { HostDistro } from "./distro";
 
 export type { CpuVendor } from "../../host-prep/cpu";
@@ -51,11 +50,6 @@ export function hostPrepPlan(input: HostPrepInput): HostPrepPlan {
       commands: [...new Set(input.nvramVms ?? [])].map(undefineCommand),
     },
   };
-}
-
-/** The plan as host steps: the same list every backend gives for outputs and reports. */
-export function hostPrepSteps(plan: HostPrepPlan): HostStep[] {
-  return preparationSteps(plan);
 }
 
 /** The plan as a shell script to read, then run as root on the host. */

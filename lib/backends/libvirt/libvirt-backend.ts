@@ -9,7 +9,8 @@ import type { Domain } from "../../../.gen/providers/libvirt/domain";
 import type { PassthroughHost } from "../../host";
 import { IommuGroup, IommuGroupProps, parseIommuGroups } from "../../pci/iommu";
 import { Problem } from "../../problems";
-import { cachedByItems, preparationFiles } from "../../host-prep/files";
+import { cachedByItems, gpuUse, preparationFiles } from "../../host-prep/files";
+import { preparationSteps } from "../../host-prep/script";
 import { StackFile } from "../../stack-file";
 import { terraformValue } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
@@ -17,7 +18,7 @@ import { HostBinding, HostStep, HypervisorBackend, VmRendering } from "../backen
 import { HostDistro, OvmfPaths, ovmfPaths } from "./distro";
 import { KVM_LIMITS } from "./limits";
 import { domainXml } from "./domain-xml";
-import { CpuVendor, HostPrepPlan, hostPrepPlan, hostPrepScript, hostPrepSteps } from "./host-prep";
+import { CpuVendor, HostPrepPlan, hostPrepPlan, hostPrepScript } from "./host-prep";
 import { RenderedDomain, renderDomain } from "./render-domain";
 import { LibvirtVmOptions } from "./vm-options";
 import { libvirtHostProblems, libvirtVmProblems, missingOptionsProblem, unrenderedDomainProblems } from "./vm-rules";
@@ -90,9 +91,12 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
   public readonly distro: HostDistro;
   public readonly ovmf: OvmfPaths;
   public readonly iommuGroups: readonly IommuGroup[];
-  /** The VMs rendered on this host, in definition order: the preparation plan follows from them. */
-  public readonly vms: GpuPassthroughVm[] = [];
   private readonly rendered = new Map<GpuPassthroughVm, RenderedDomain>();
+
+  /** The VMs rendered on this host, in definition order: the preparation plan follows from them. */
+  public get vms(): GpuPassthroughVm[] {
+    return [...this.rendered.keys()];
+  }
   /** `prepare-host.sh` and `host-prep.json` in the stack's output, under `hosts/<host>/`. */
   public readonly prepFiles: readonly StackFile[];
 
@@ -110,35 +114,22 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
     this.prepFiles = preparationFiles(host, () => this.prepPlan(), hostPrepScript);
   }
 
-  /** The host's preparation, from the GPUs its VMs take. */
-  public prepPlan(): HostPrepPlan {
-    return this.cachedPlan();
-  }
-
-  private readonly cachedPlan = cachedByItems(
+  /** The host's preparation, from its guest GPUs and the VMs holding them; computed again only when those change. */
+  public readonly prepPlan: () => HostPrepPlan = cachedByItems(
     () => this.vms.map((vm) => vm.gpus),
-    () => this.computePlan(),
+    () =>
+      hostPrepPlan({
+        host: this.host.hostName,
+        cpuVendor: this.props.cpuVendor,
+        distro: this.distro,
+        ...gpuUse(this.host, this.vms),
+        // BIOS domains have no NVRAM: libvirt undefines them after a failed start.
+        nvramVms: this.vms.filter((vm) => vm.firmware === "efi").map((vm) => vm.vmName),
+      }),
   );
 
-  private computePlan(): HostPrepPlan {
-    return hostPrepPlan({
-      host: this.host.hostName,
-      cpuVendor: this.props.cpuVendor,
-      distro: this.distro,
-      // Every guest GPU, as vSphere enables DirectPath on every guest GPU: the host's preparation does not depend on
-      // which VMs exist yet, and a GPU declared for guests is on vfio-pci from boot.
-      assigned: this.host.guestGpus().map((gpu) => ({
-        gpu,
-        vm: this.vms.find((vm) => vm.gpus.includes(gpu))?.vmName ?? "no VM yet",
-      })),
-      kept: this.host.gpus.filter((g) => g.role === "host"),
-      // BIOS domains have no NVRAM: libvirt undefines them after a failed start.
-      nvramVms: this.vms.filter((vm) => vm.firmware === "efi").map((vm) => vm.vmName),
-    });
-  }
-
   public hostSteps(): HostStep[] {
-    return hostPrepSteps(this.prepPlan());
+    return preparationSteps(this.prepPlan());
   }
 
   public problems(): Problem[] {
@@ -164,7 +155,6 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
   }
 
   public renderVm(vm: GpuPassthroughVm, options: LibvirtVmOptions | undefined): VmRendering<Domain> {
-    this.vms.push(vm);
     // Without settings there is no base image to boot: a domain with the VM's intent alone, and the one problem.
     const opts: LibvirtVmOptions = options ?? { kind: "libvirt", baseImage: "" };
     const rendered = renderDomain(vm, opts, {

@@ -10,7 +10,7 @@ import type { CloudinitDisk } from "../../../.gen/providers/libvirt/cloudinit-di
 import type { Domain, DomainConfig, DomainDevicesHostdevs } from "../../../.gen/providers/libvirt/domain";
 import type { Volume } from "../../../.gen/providers/libvirt/volume";
 import type { HostGpu } from "../../host";
-import { MmioRequirement } from "../../mmio";
+import { ovmfApertureArgs } from "../../ovmf-aperture";
 import { PciAddress } from "../../pci/address";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
@@ -37,12 +37,6 @@ export interface RenderedDomain {
   readonly bootVolume: Volume;
   readonly cloudInit: CloudinitDisk;
   readonly cloudInitVolume: Volume;
-}
-
-/** The `qemu_commandline` arguments that size OVMF's 64-bit PCI aperture (none when the GPUs fit the default). */
-export function ovmfMmioArgs(mmio: MmioRequirement): string[] {
-  if (!mmio.needs64BitMmio) return [];
-  return ["-fw_cfg", `name=opt/ovmf/X-PciMmio64Mb,string=${mmio.sizeGb * 1024}`];
 }
 
 /** One hostdev per PCI function, function 0 first, each managed (libvirt binds it to vfio-pci on start). */
@@ -99,7 +93,7 @@ export interface GpuDependentDomain {
 
 export function gpuDependentDomain(vm: GpuPassthroughVm, opts: LibvirtVmOptions): GpuDependentDomain {
   const { derived } = vm;
-  const mmioArgs = ovmfMmioArgs(derived.mmio);
+  const mmioArgs = ovmfApertureArgs(derived.mmio);
   const usb = (opts.usbDevices ?? []).map((u) => ({
     managed: true,
     subsysUsb: { source: { vendor: { id: `0x${u.vendorId}` }, product: { id: `0x${u.productId}` } } },

@@ -10,6 +10,7 @@ import type { GpuPassthroughVm } from "../../vm";
 import { terraformValue } from "../../terraform-literal";
 import { OvmfPaths } from "./distro";
 import { unrenderedAttributes } from "./domain-xml";
+import { ovmfApertureArgs, ovmfApertureMib } from "../../ovmf-aperture";
 import { field } from "../../plan-values";
 import { renderedDeviceProblems } from "../rendered-devices";
 import { libvirtPlanReading } from "./plan-reading";
@@ -190,13 +191,11 @@ function renderedGpuProblems(vm: GpuPassthroughVm, body: Record<string, unknown>
   const { derived } = vm;
   const problems: Problem[] = [];
   const args = (field(body.qemu_commandline, "args") as unknown[] | undefined) ?? [];
-  const aperture = args
-    .map((a) => /^name=opt\/ovmf\/X-PciMmio64Mb,string=(\d+)$/.exec(String(field(a, "value")))?.[1])
-    .find((mib) => mib !== undefined);
-  if (derived.mmio.needs64BitMmio && !(Number(aperture) >= derived.mmio.sizeGb * 1024)) {
+  const aperture = ovmfApertureMib(args.map((a) => String(field(a, "value"))));
+  if (derived.mmio.needs64BitMmio && !(aperture !== undefined && aperture >= derived.mmio.sizeGb * 1024)) {
     problems.push({
       subject: vm.subject,
-      message: `qemu_commandline lacks OVMF's 64-bit aperture of ${derived.mmio.sizeGb * 1024} MiB its GPUs need (-fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=${derived.mmio.sizeGb * 1024}): the guest would see the large BAR as 0M`,
+      message: `qemu_commandline lacks OVMF's 64-bit aperture of ${derived.mmio.sizeGb * 1024} MiB its GPUs need (${ovmfApertureArgs(derived.mmio).join(" ")}): the guest would see the large BAR as 0M`,
       fix: "remove the override of qemu_commandline, or keep that argument in it (mmioSizeGb sets the size)",
     });
   }

@@ -9,6 +9,7 @@
  * - `proxmox_hardware_mapping_pci` (and its deprecated long name): the map changes in place; a new name does not
  *   force a replacement, but the provider then updates a mapping of the new name, which does not exist.
  */
+import { ovmfApertureArgsOf } from "../../ovmf-aperture";
 import { diskShrinks, field, formatPath, hasTrue, isObject, sortedUnique } from "../../plan-values";
 import type { AttributeChange, ChangeReading, PlanReading, ResourceChangeView } from "../plan-reading";
 
@@ -225,7 +226,7 @@ export const proxmoxPlanReading: PlanReading = {
     mappingReading(PCI_MAPPING),
     mappingReading(PCI_MAPPING_DEPRECATED),
   ],
-  mmioSetting: (sizeGb) => `kvm_arguments -fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=${sizeGb * 1024}`,
+  mmioSetting: (sizeGb) => `kvm_arguments ${ovmfApertureArgsOf(sizeGb).join(" ")}`,
   memoryWhy:
     "all guest memory dedicated, balloon off (memory.floating 0): VFIO pins every page for the GPU's DMA, so a balloon could not give any back",
 };

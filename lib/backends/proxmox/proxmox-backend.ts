@@ -12,12 +12,13 @@ import type { CpuVendor } from "../../host-prep/cpu";
 import type { HostPreparation } from "../../host-prep/plan";
 import { IommuGroup, IommuGroupProps, groupOf, parseIommuGroups } from "../../pci/iommu";
 import { Problem } from "../../problems";
-import { cachedByItems, preparationFiles } from "../../host-prep/files";
+import { cachedByItems, gpuUse, preparationFiles } from "../../host-prep/files";
+import { preparationScript, preparationSteps } from "../../host-prep/script";
 import { StackFile } from "../../stack-file";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { HostBinding, HostStep, HypervisorBackend, VmBackendSetting, VmRendering } from "../backend";
-import { proxmoxPrepPlan, proxmoxPrepScript, proxmoxPrepSteps } from "./host-prep";
+import { proxmoxPrepPlan } from "./host-prep";
 import { PROXMOX_LIMITS } from "./limits";
 import { DEFAULT_BRIDGE, DEFAULT_DATASTORE, isPrimaryGpu, ovmfMmioArguments, renderVm } from "./render-vm";
 import { ProxmoxVmOptions } from "./vm-options";
@@ -147,36 +148,22 @@ export class ProxmoxHostBinding implements HostBinding<VirtualEnvironmentVm, Pro
     this.iommuGroups = parsed.groups;
     this.iommuProblems = parsed.problems;
     if (this.devices === "mapping") this.createMappings();
-    this.prepFiles = preparationFiles(host, () => this.prepPlan(), proxmoxPrepScript);
+    this.prepFiles = preparationFiles(host, () => this.prepPlan(), preparationScript);
   }
 
-  /**
-   * The node's preparation: every guest GPU on vfio-pci from boot, whether a VM holds it yet or not (as on the other
-   * hypervisors, so that a node can be prepared before its VMs exist).
-   */
-  public prepPlan(): HostPreparation {
-    return this.cachedPlan();
-  }
-
-  private readonly cachedPlan = cachedByItems(
+  /** The node's preparation, from its guest GPUs and the VMs holding them; computed again only when those change. */
+  public readonly prepPlan: () => HostPreparation = cachedByItems(
     () => this.vms.map((vm) => vm.gpus),
-    () => this.computePlan(),
+    () =>
+      proxmoxPrepPlan({
+        host: this.host.hostName,
+        cpuVendor: this.props.cpuVendor,
+        ...gpuUse(this.host, this.vms),
+      }),
   );
 
-  private computePlan(): HostPreparation {
-    return proxmoxPrepPlan({
-      host: this.host.hostName,
-      cpuVendor: this.props.cpuVendor,
-      assigned: this.host.guestGpus().map((gpu) => ({
-        gpu,
-        vm: this.vms.find((vm) => vm.gpus.includes(gpu))?.vmName ?? "no VM yet",
-      })),
-      kept: this.host.gpus.filter((g) => g.role === "host"),
-    });
-  }
-
   public hostSteps(): HostStep[] {
-    return proxmoxPrepSteps(this.prepPlan());
+    return preparationSteps(this.prepPlan());
   }
 
   public problems(): Problem[] {

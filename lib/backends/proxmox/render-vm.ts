@@ -14,6 +14,7 @@ import type {
 } from "../../../.gen/providers/proxmox/virtual-environment-vm";
 import type { HostGpu } from "../../host";
 import { MmioRequirement } from "../../mmio";
+import { ovmfApertureArgs } from "../../ovmf-aperture";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { ProxmoxVga, ProxmoxVmOptions } from "./vm-options";
@@ -44,9 +45,9 @@ export interface RenderedVm {
   readonly finalize: () => void;
 }
 
-/** The QEMU arguments that size OVMF's 64-bit PCI aperture, or undefined when the GPUs fit the default. */
+/** `kvm_arguments` sizing OVMF's 64-bit PCI aperture, or undefined when the GPUs fit the default. */
 export function ovmfMmioArguments(mmio: MmioRequirement): string | undefined {
-  return mmio.needs64BitMmio ? `-fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=${mmio.sizeGb * 1024}` : undefined;
+  return ovmfApertureArgs(mmio).join(" ") || undefined;
 }
 
 /**

@@ -7,6 +7,7 @@ import { Token, type TerraformResource } from "cdktf";
 import type { HostGpu, PassthroughHost } from "../../host";
 import { IommuGroup, checkIsolation, isolationFix } from "../../pci/iommu";
 import { PciAddress } from "../../pci/address";
+import { ovmfApertureArgs, ovmfApertureMib } from "../../ovmf-aperture";
 import { isObject, one } from "../../plan-values";
 import { Problem } from "../../problems";
 import { resolvedAttributes } from "../../tokens";
@@ -37,7 +38,6 @@ const DISK_INTERFACE = /^(?:scsi(?:[0-9]|[12][0-9]|30)|virtio(?:[0-9]|1[0-5])|sa
 const ISO_FILE = /^[A-Za-z][A-Za-z0-9_.-]*:iso\/[^/\s]+$/;
 const DNS_NAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const APERTURE = /opt\/ovmf\/X-PciMmio64Mb,string=(\d+)/;
 
 /** What an API token cannot do in PVE (qemu-server API2/Qemu.pm): these need `root@pam` with a password. */
 const ROOT_ONLY_FIX =
@@ -372,10 +372,10 @@ function renderedProblems(vm: GpuPassthroughVm, r: Record<string, unknown>, cont
     }
   }
 
-  const aperture = args === undefined ? undefined : APERTURE.exec(args);
+  const aperture = args !== undefined && ovmfApertureMib(args.split(/\s+/)) !== undefined;
   if (vm.mmio.needs64BitMmio && !aperture) {
     add(
-      `kvm_arguments lacks OVMF's 64-bit MMIO aperture (-fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=${vm.mmio.sizeGb * 1024}) that the GPUs need (${vm.mmio.sizeGb} GB): the guest would see BARs of 0 MB`,
+      `kvm_arguments lacks OVMF's 64-bit MMIO aperture (${ovmfApertureArgs(vm.mmio).join(" ")}) that the GPUs need (${vm.mmio.sizeGb} GB): the guest would see BARs of 0 MB`,
       "remove the override of kvm_arguments, or keep the -fw_cfg argument in it",
     );
   }
