@@ -96,8 +96,18 @@ export interface HypervisorPlugin<S = any, H = any, V = any> {
   readonly title: string;
   /** The largest VM it runs; the fleet schema's bounds are the largest of all hypervisors'. */
   readonly limits: BackendLimits;
+  /** Its part of the fleet file; define it with {@link loadedOnUse} so that commands reading only plans never load zod. */
   readonly fleet: FleetFragments<S, H, V>;
   /** How the report reads this hypervisor's resources in a plan. */
   readonly plan: PlanReading;
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
+
+/**
+ * A value made on first use, then kept: a plug-in's fleet fragments (zod) and site binding (cdktf, the provider
+ * bindings) load only in the commands that use them, so `report` and `mmio` start as fast as Node allows.
+ */
+export function loadedOnUse<T>(load: () => T): () => T {
+  let value: { readonly v: T } | undefined;
+  return () => (value ??= { v: load() }).v;
+}

@@ -1,22 +1,25 @@
 /** libvirt/KVM as a plug-in of the core: its fleet fragments, its limits, how the report reads its plans, and its site binding (loaded when used). */
-import type { FleetFragments, HypervisorPlugin } from "../plugin";
-import { LIBVIRT_FLEET, LibvirtFleetHost, LibvirtFleetSite, LibvirtFleetVm } from "./fleet";
+import { FleetFragments, HypervisorPlugin, loadedOnUse } from "../plugin";
+import type { LibvirtFleetHost, LibvirtFleetSite, LibvirtFleetVm } from "./fleet";
 import { KVM_LIMITS } from "./limits";
 import { libvirtPlanReading } from "./plan-reading";
 
-/** The site binding, loaded on first use: it loads cdktf and the provider bindings, which reading a fleet does not need. */
+// Loaded on first use (see loadedOnUse): the fleet fragments need zod, the site binding cdktf and the provider bindings.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const site = () => require("./site") as typeof import("./site");
+const site = loadedOnUse(() => require("./site") as typeof import("./site"));
 
-const fleet: FleetFragments<LibvirtFleetSite, LibvirtFleetHost, LibvirtFleetVm> = {
-  ...LIBVIRT_FLEET,
+const fleet = loadedOnUse((): FleetFragments<LibvirtFleetSite, LibvirtFleetHost, LibvirtFleetVm> => ({
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  ...(require("./fleet") as typeof import("./fleet")).LIBVIRT_FLEET,
   bindSite: (scope, _site, hosts) => site().bindLibvirtSite(scope, hosts),
-};
+}));
 
 export const LIBVIRT: HypervisorPlugin = {
   kind: "libvirt",
   title: "libvirt",
   limits: KVM_LIMITS,
-  fleet,
+  get fleet() {
+    return fleet();
+  },
   plan: libvirtPlanReading,
 };
