@@ -1,7 +1,8 @@
 /**
  * Checks a real host against its fleet-file entry: each declared GPU exists, is the declared model, travels with all
  * its functions, is alone in its IOMMU group, is bound to vfio-pci, fits in the address space, and resets; the GPU
- * the host keeps (role: host) stays with the host. Every finding names the exact fix.
+ * the host keeps (role: host) stays with the host; the IOMMU groups the entry declares are the host's
+ * (./declared-groups.ts). Every finding names the exact fix.
  */
 import { FleetHost } from "../fleet/schema";
 import { GpuModel, formatMib, mappedMib } from "../gpu/model";
@@ -11,6 +12,7 @@ import { PciAddress } from "../pci/address";
 import { initramfsRebuildHowTo, kernelArgsHowTo } from "../host-prep/distro";
 import { MODPROBE_FILE } from "../host-prep/plan";
 import { Finding, gpuName, sharedGroupFix, sharedGroupMessage } from "./checks";
+import { declaredGroupFindings, declaredGroupsOf } from "./declared-groups";
 import { HostPrep, hostPrep, rebindCommands, vfioPciIds } from "./host-prep";
 import { DetectedGpu, HostDevice, HostInventory, catalogMatches, describeDevice } from "./inventory";
 
@@ -48,6 +50,8 @@ export function fleetFindings(inv: HostInventory, host: FleetHost): FleetCheck {
   const guestFunctions = guests.flatMap((g) => g.gpu.functions);
   const prep = hostPrep(inv, guestFunctions);
   for (const g of guests) findings.push(...guestGpuFindings(inv, g.model, g.gpu, prep));
+  const declaredGroups = declaredGroupsOf(host);
+  if (declaredGroups) findings.push(...declaredGroupFindings(inv, declaredGroups, guestFunctions));
 
   // A GPU held by another driver already gets "modprobe vfio-pci" in its fix; say it separately only otherwise.
   const driverFixes = findings.some((f) => f.code === "gpu-driver" || f.code === "gpu-unbound");
