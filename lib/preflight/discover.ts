@@ -110,7 +110,13 @@ function gpuModel(g: DetectedGpu): GpuEntry["model"] | undefined {
   if (!g.barsMib?.length) return undefined;
   const functions = g.functions
     .filter((f) => f.address !== g.address)
-    .map((f) => ({ fn: PciAddress.parse(f.address).fn, kind: functionKind(f.classCode), deviceId: f.deviceId }));
+    .map((f) => ({
+      fn: PciAddress.parse(f.address).fn,
+      kind: functionKind(f.classCode),
+      // A function's id is given as the model's vendorId with its deviceId (vfio-pci.ids): a function of another
+      // vendor (a lab's stand-in card) has no id there, so the host is prepared by address.
+      ...(f.vendorId === g.vendorId && f.deviceId ? { deviceId: f.deviceId } : {}),
+    }));
   return {
     name: `${VENDORS[g.vendorId ?? ""] ?? "GPU"} ${g.vendorId}:${g.deviceId} at ${g.address}`,
     vendor: VENDOR_KEYS[g.vendorId ?? ""] ?? "other",
