@@ -39,7 +39,11 @@ const proxmoxPlan = () =>
 describe("Proxmox VE nodes", () => {
   test("the script is valid sh, sets kernel arguments through proxmox-boot-tool or GRUB, and rebuilds the initramfs", () => {
     const plan = proxmoxPlan();
-    expect(plan.kernelArgs).toEqual(["amd_iommu=on", "iommu=pt", "vfio-pci.ids=10de:2206,10de:1aef"]);
+    expect(plan.kernelArgs).toEqual([
+      "amd_iommu=on",
+      "iommu=pt",
+      "vfio-pci.ids=10de:2206,10de:2216,10de:220a,10de:1aef",
+    ]);
     expect(plan.initramfs).toMatchObject({ tool: "initramfs-tools", rebuild: "update-initramfs -u -k all" });
     expect(plan.kernelArgCommands[plan.kernelArgCommands.length - 1]).toBe(
       "if proxmox-boot-tool status --quiet >/dev/null 2>&1; then proxmox-boot-tool refresh; else update-grub; fi",
@@ -87,7 +91,7 @@ describe("Proxmox VE nodes", () => {
     return { read, calls: readFileSync(log, "utf8").trim().split("\n") };
   }
 
-  const ARGS = "amd_iommu=on iommu=pt vfio-pci.ids=10de:2206,10de:1aef";
+  const ARGS = "amd_iommu=on iommu=pt vfio-pci.ids=10de:2206,10de:2216,10de:220a,10de:1aef";
 
   test("systemd-boot (ZFS root, UEFI): the arguments go on /etc/kernel/cmdline once, then proxmox-boot-tool refresh", () => {
     const { read, calls } = applyTwice(

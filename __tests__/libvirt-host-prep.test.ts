@@ -16,14 +16,18 @@ describe("KVM host preparation plan", () => {
     const host = newKvmHost(stack);
     newKvmVm(stack, "gaming", host, { gpus: ["0000:0b:00.0"] });
     const plan = planOf(host);
-    expect(plan.kernelArgs).toEqual(["amd_iommu=on", "iommu=pt", "vfio-pci.ids=10de:2206,10de:1aef"]);
+    expect(plan.kernelArgs).toEqual([
+      "amd_iommu=on",
+      "iommu=pt",
+      "vfio-pci.ids=10de:2206,10de:2216,10de:220a,10de:1aef",
+    ]);
     expect(plan.bindBy).toBe("ids");
     expect(plan.functions.map((f) => `${f.address} ${f.id} ${f.kind} ${f.vm}`)).toEqual([
       "0000:0b:00.0 10de:2206 display gaming",
       "0000:0b:00.1 10de:1aef audio gaming",
     ]);
     expect(plan.modprobe.lines).toEqual([
-      "options vfio-pci ids=10de:2206,10de:1aef",
+      "options vfio-pci ids=10de:2206,10de:2216,10de:220a,10de:1aef",
       "softdep nvidia pre: vfio-pci",
       "softdep nouveau pre: vfio-pci",
       "softdep snd_hda_intel pre: vfio-pci",
@@ -153,7 +157,7 @@ describe("KVM host preparation plan", () => {
       const once = spawnSync("sh", ["-c", `${script}\n${edits.join("\n")}`], { encoding: "utf8" });
       expect(once.stderr).toBe("");
       expect(readFileSync(join(root, "etc/default/grub"), "utf8")).toBe(
-        'GRUB_CMDLINE_LINUX_DEFAULT="quiet amd_iommu=on iommu=pt vfio-pci.ids=10de:2206,10de:1aef"\n',
+        'GRUB_CMDLINE_LINUX_DEFAULT="quiet amd_iommu=on iommu=pt vfio-pci.ids=10de:2206,10de:2216,10de:220a,10de:1aef"\n',
       );
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -49,7 +49,11 @@ describe("mmio", () => {
       totalMib: 16432,
       sizeGb: 32,
       overridden: false,
+      rule: "bar-sum",
+      ruleWhy: "every BAR of every GPU (16.05 GiB) rounded up to a power of two gives 32 GB",
       inputs: [{ gpu: "0000:09:00.0", model: "vmware.log device 0000:09:00.0", mappedMib: 16432 }],
+      // The log's failure line: 4206594 pages of 4 KiB are the BARs' 16432 MiB and 2 pages more.
+      pagesNeeded: { line: 8, neededPages: 4206594, limitPages: 917504, neededMib: 16433, windowGb: 32 },
       extraConfig: { "pciPassthru.use64bitMMIO": "TRUE", "pciPassthru.64bitMMIOSizeGB": "32" },
     });
   });

@@ -149,8 +149,10 @@ describe("report without a plan", () => {
     expect(markdown).toContain(
       "govc host.esxcli -dc=dc1 -host=esx01 hardware pci pcipassthru set -d 0000:3b:00.0 -e true -a",
     );
-    expect(markdown).toContain("- kernel arguments: `amd_iommu=on` `iommu=pt` `vfio-pci.ids=10de:2206,10de:1aef`");
-    expect(markdown).toContain("- vfio-pci binds by id: `10de:2206`, `10de:1aef`");
+    expect(markdown).toContain(
+      "- kernel arguments: `amd_iommu=on` `iommu=pt` `vfio-pci.ids=10de:2206,10de:2216,10de:220a,10de:1aef`",
+    );
+    expect(markdown).toContain("- vfio-pci binds by id: `10de:2206`, `10de:2216`, `10de:220a`, `10de:1aef`");
     expect(markdown).toContain("[`prepare-host.sh`](stacks/home/hosts/ws/prepare-host.sh)");
   });
 
@@ -200,7 +202,10 @@ describe("report without a plan", () => {
       stack: "home",
       key: "libvirt:ws",
       files: ["stacks/home/hosts/ws/prepare-host.sh", "stacks/home/hosts/ws/host-prep.json"],
-      kvm: { kernelArgs: ["amd_iommu=on", "iommu=pt", "vfio-pci.ids=10de:2206,10de:1aef"], bindBy: "ids" },
+      kvm: {
+        kernelArgs: ["amd_iommu=on", "iommu=pt", "vfio-pci.ids=10de:2206,10de:2216,10de:220a,10de:1aef"],
+        bindBy: "ids",
+      },
     });
     expect(json.vms.find((v) => v.name === "gaming")?.files).toEqual(["stacks/home/domains/gaming.xml"]);
   });

@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
 import { HostBinding, HostStep, HypervisorBackend, IPassthroughHost } from "./backends/backend";
-import { CustomGpuModel, GpuModel } from "./gpu/model";
+import { CustomGpuModel, DisplayMode, GpuModel } from "./gpu/model";
 import { resolveGpuModel } from "./gpu/resolve";
 import { PciAddress } from "./pci/address";
 import { Problem, formatProblem, markSelfDescribing } from "./problems";
@@ -48,6 +48,17 @@ export interface HostGpuProps {
   readonly match?: PciDeviceMatch;
   /** A catalog id such as `nvidia-a100-80gb`, or a model the catalog lacks, declared by its BAR sizes. */
   readonly model: string | CustomGpuModel;
+  /**
+   * Workstation boards with display modes (NVIDIA Display Mode Selector: `gpu-passthrough catalog` lists them): with
+   * displays enabled BAR1 is 256 MiB, displayless it maps the whole memory.
+   * @default "displayless" (the larger BAR1: a window sized for it is never too small)
+   */
+  readonly displayMode?: DisplayMode;
+  /**
+   * Consumer boards: Resizable BAR is on in the host's firmware, so BAR1 maps the whole VRAM.
+   * @default false (the setting passthrough guides recommend)
+   */
+  readonly resizableBar?: boolean;
   /**
    * `host` keeps the GPU for the host; no VM may take it.
    * @default - "guest"
@@ -142,7 +153,7 @@ export class PassthroughHost<B extends HostBinding = HostBinding> extends Constr
     const gpus: HostGpu[] = [];
     declared.forEach((d, i) => {
       const where = `${this.subject} gpus[${i}]`;
-      const model = resolveGpuModel(d.model);
+      const model = resolveGpuModel(d.model, { displayMode: d.displayMode, resizableBar: d.resizableBar });
       if (Array.isArray(model)) model.forEach((message) => this.problems.push({ subject: where, message }));
       const role = d.role ?? "guest";
       if ((d.address === undefined) === (d.match === undefined)) {

@@ -7,8 +7,13 @@
  * BAR of every GPU passed to the VM, in GB, and round up to the next power of two. Because BAR1 is itself a
  * power of two and BAR0/BAR3 push the sum just past it, this gives 64 for one 32 GB-BAR V100, 256 for one
  * H100 80 GB (128 GiB BAR1), and 64 for two 16 GB-BAR GPUs — the figures both documents quote.
+ *
+ * Never below the vendor's figure: NVIDIA publishes the window each of its large GPUs needs (the table of "GPUs
+ * requiring 64 GB or more of MMIO space"). Where it is larger than the BAR sum gives (one V100 16GB: the sum gives
+ * 32, NVIDIA says 64), the vendor's figure governs, and the requirement says so. The figure is per GPU: a VM with
+ * several gets at least the largest figure, and the BAR sum of all of them when that is larger.
  */
-import { GpuModel, mappedMib } from "./gpu/model";
+import { GpuModel, formatMib, mappedMib } from "./gpu/model";
 
 /** A device mapping more than this needs the 64-bit MMIO settings and EFI firmware (VMware: "more than 16GB"). */
 export const LARGE_BAR_THRESHOLD_MIB = 16 * 1024;
@@ -21,8 +26,11 @@ export function isLargeBar(mappedMib: number): boolean {
 export interface MmioInput {
   /** Which GPU (its address), for the report. */
   readonly gpu: string;
-  readonly model: Pick<GpuModel, "name" | "barsMib">;
+  readonly model: Pick<GpuModel, "name" | "barsMib"> & Partial<Pick<GpuModel, "vendorMmio">>;
 }
+
+/** Which rule set the window: VMware's BAR sum, the GPU vendor's published figure, or the user's override. */
+export type MmioRule = "none" | "bar-sum" | "vendor-table" | "override";
 
 export interface MmioRequirement {
   /** Whether any GPU maps more than 16 GB, which needs `pciPassthru.use64bitMMIO` and EFI. */
@@ -33,6 +41,10 @@ export interface MmioRequirement {
   readonly sizeGb: number;
   /** Whether {@link sizeGb} is the user's override rather than the computed figure. */
   readonly overridden: boolean;
+  /** The rule that governed {@link sizeGb} (absent in manifests written before the vendor figures). */
+  readonly rule?: MmioRule;
+  /** Why, in a sentence for people: the figures each rule gave. */
+  readonly ruleWhy?: string;
   /** Per GPU, what it maps: the inputs a reviewer checks. */
   readonly inputs: readonly { readonly gpu: string; readonly model: string; readonly mappedMib: number }[];
 }
@@ -48,13 +60,58 @@ export function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && nextPowerOfTwo(n) === n;
 }
 
-/** The MMIO window the computed rule gives for these GPUs (no override). */
+/** The MMIO window the computed rules give for these GPUs (no override): the BAR sum, never below the vendor's figure. */
 export function requiredMmio(gpus: readonly MmioInput[]): MmioRequirement {
   const inputs = gpus.map((g) => ({ gpu: g.gpu, model: g.model.name, mappedMib: mappedMib(g.model) }));
   const totalMib = inputs.reduce((sum, i) => sum + i.mappedMib, 0);
-  const needs64BitMmio = inputs.some((i) => isLargeBar(i.mappedMib));
-  const sizeGb = needs64BitMmio ? nextPowerOfTwo(Math.ceil(totalMib / 1024)) : 0;
-  return { needs64BitMmio, totalMib, sizeGb, overridden: false, inputs };
+  const listed = gpus.filter((g) => g.model.vendorMmio);
+  // A GPU the vendor lists needs its large window even when its own BARs stay under 16 GB.
+  const needs64BitMmio = inputs.some((i) => isLargeBar(i.mappedMib)) || listed.length > 0;
+  if (!needs64BitMmio) {
+    return {
+      needs64BitMmio,
+      totalMib,
+      sizeGb: 0,
+      overridden: false,
+      rule: "none",
+      ruleWhy: noWindowWhy(inputs),
+      inputs,
+    };
+  }
+  const sumGb = nextPowerOfTwo(Math.max(1, Math.ceil(totalMib / 1024)));
+  // The vendor sizes one GPU: its figure is a floor, not a term to add up (VMware's two 16 GB-BAR GPUs fit in 64 GB,
+  // the BAR sum, whatever one GPU's figure is). So the largest figure of the VM's GPUs.
+  const vendorGb = Math.max(0, ...listed.map((g) => g.model.vendorMmio?.sizeGb ?? 0));
+  const sumWhy = `every BAR of every GPU (${formatMib(totalMib)}) rounded up to a power of two gives ${sumGb} GB`;
+  if (vendorGb > sumGb) {
+    const top = listed.filter((g) => g.model.vendorMmio?.sizeGb === vendorGb);
+    const names = [...new Set(top.map((g) => g.model.name))].join(", ");
+    const source = [...new Set(top.map((g) => g.model.vendorMmio?.source))].join("; ");
+    return {
+      needs64BitMmio,
+      totalMib,
+      sizeGb: vendorGb,
+      overridden: false,
+      rule: "vendor-table",
+      ruleWhy: `the vendor's figure governs: ${names} needs ${vendorGb} GB (${source}), more than the BAR sum: ${sumWhy}`,
+      inputs,
+    };
+  }
+  const vendorNote = listed.length ? `; the vendor's figure (${vendorGb} GB) is not larger` : "";
+  return {
+    needs64BitMmio,
+    totalMib,
+    sizeGb: sumGb,
+    overridden: false,
+    rule: "bar-sum",
+    ruleWhy: sumWhy + vendorNote,
+    inputs,
+  };
+}
+
+function noWindowWhy(inputs: MmioRequirement["inputs"]): string {
+  if (!inputs.length) return "no GPU";
+  return `no GPU maps more than ${formatMib(LARGE_BAR_THRESHOLD_MIB)} and none is in a vendor's table of large-MMIO GPUs`;
 }
 
 /**
@@ -70,7 +127,14 @@ export function withOverride(required: MmioRequirement, overrideGb: number | und
   if (overrideGb < required.sizeGb) {
     return `mmioSizeGb ${overrideGb} is below what the GPUs map (${required.sizeGb} GB for ${describeInputs(required)}): use ${required.sizeGb} or more, or leave it out`;
   }
-  return { ...required, needs64BitMmio: true, sizeGb: overrideGb, overridden: true };
+  return {
+    ...required,
+    needs64BitMmio: true,
+    sizeGb: overrideGb,
+    overridden: true,
+    rule: "override",
+    ruleWhy: `set by the user, at least the ${required.sizeGb} GB computed (${required.ruleWhy})`,
+  };
 }
 
 function describeInputs(required: MmioRequirement): string {

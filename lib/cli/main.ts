@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `gpu-passthrough` command line: preflight (check a KVM host), discover (host → fleet entry), mmio (MMIO
- * window sizing) and report (what the synthesized stacks and their plans will do, for reviewers). Errors end in one line on stderr, never a stack trace. Exit codes: see {@link EXIT}.
+ * window sizing), catalog (the GPU models known) and report (what the synthesized stacks and their plans will do, for
+ * reviewers). Errors end in one line on stderr, never a stack trace. Exit codes: see {@link EXIT}.
  *
  * This module defines the commands and their options only; each action loads its implementation (./<command>.ts)
  * when it runs, so that a command loads what it uses and `--help` loads none of them.
@@ -9,6 +10,7 @@
 import { Command, CommanderError } from "commander";
 import { VSPHERE_LIMITS } from "../backends/vsphere/limits";
 import { FleetFileError } from "../fleet/fleet-file-error";
+import type { CatalogOptions } from "./catalog";
 import type { DiscoverOptions } from "./discover";
 import { CliError, CliIo, EXIT, SetExit, processIo } from "./io";
 import type { MmioOptions } from "./mmio";
@@ -34,6 +36,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
   definePreflight(program, io, setExit);
   defineDiscover(program, io, setExit);
   defineMmio(program, io, setExit);
+  defineCatalog(program, io, setExit);
   defineReport(program, io, setExit);
   return program;
 }
@@ -100,6 +103,8 @@ function defineMmio(program: Command, io: CliIo, setExit: SetExit): void {
       `catalog model ids, each with an optional :COUNT (nvidia-v100-16gb:2); ${VSPHERE_LIMITS.maxPciDevices} GPUs at most in all`,
     )
     .option("--vmware-log <file>", "read the BAR sizes of the VM's passthrough devices from its vmware.log")
+    .option("--display-mode <mode>", "boards with display modes: displayless (default) or display-enabled")
+    .option("--resizable-bar", "consumer boards: Resizable BAR is on in the host's firmware")
     .option("--json", "print the result as JSON")
     .addHelpText(
       "after",
@@ -112,6 +117,23 @@ function defineMmio(program: Command, io: CliIo, setExit: SetExit): void {
       ].join("\n"),
     )
     .action(async (gpus: string[], opts: MmioOptions) => setExit((await import("./mmio")).runMmio(gpus, opts, io)));
+}
+
+function defineCatalog(program: Command, io: CliIo, setExit: SetExit): void {
+  program
+    .command("catalog")
+    .summary("list the GPU models known: PCI ids, BARs, MMIO need, sources")
+    .description(
+      "Prints every catalog model (or the ones named): PCI ids, extra functions, BAR sizes, the 64-bit MMIO window one " +
+        "GPU needs and which rule sets it (BAR sum or the vendor's figure), the other board mode (display mode, " +
+        "Resizable BAR), quirks, and the sources of every figure, with those no source confirms marked unverified.",
+    )
+    .argument("[ids...]", "catalog model ids to show (default: all)")
+    .option("--json", "print the models as JSON")
+    .addHelpText("after", "\nExamples:\n  gpu-passthrough catalog\n  gpu-passthrough catalog nvidia-rtx-a6000 --json")
+    .action(async (ids: string[], opts: CatalogOptions) =>
+      setExit((await import("./catalog")).runCatalog(ids, opts, io)),
+    );
 }
 
 function defineReport(program: Command, io: CliIo, setExit: SetExit): void {

@@ -1,10 +1,24 @@
 import { catalogModel, catalogModelIds } from "../gpu/catalog";
-import { GpuModel, formatMib, mibFromBytes } from "../gpu/model";
+import {
+  BoardConfig,
+  DISPLAY_MODES,
+  DisplayMode,
+  GpuModel,
+  configureModel,
+  formatMib,
+  mibFromBytes,
+} from "../gpu/model";
 import { LARGE_BAR_THRESHOLD_MIB, MmioInput, MmioRequirement, requiredMmio } from "../mmio";
 import { ovmfApertureArgs } from "../ovmf-aperture";
 import { formatBytes, table } from "../preflight/format";
 import { FileTooLargeError, readBounded } from "../preflight/read-bounded";
-import { VmwareLogDevice, VmwareLogError, parseVmwareLog } from "../preflight/vmware-log";
+import {
+  PagesNeeded,
+  VmwareLogDevice,
+  VmwareLogError,
+  parsePagesNeeded,
+  parseVmwareLog,
+} from "../preflight/vmware-log";
 import { mmioExtraConfig } from "../backends/vsphere/mmio-config";
 import { VSPHERE_LIMITS } from "../backends/vsphere/limits";
 import { CliError, CliIo, EXIT } from "./io";
@@ -25,6 +39,10 @@ const COUNT_RULE =
 export interface MmioOptions {
   readonly vmwareLog?: string;
   readonly json?: boolean;
+  /** Display mode of the boards given (boards with display modes only). */
+  readonly displayMode?: string;
+  /** The boards given have Resizable BAR on (consumer boards only). */
+  readonly resizableBar?: boolean;
 }
 
 /** `gpu-passthrough mmio [gpus...]` (defined in ./main.ts): prints the window and returns the exit code. */
@@ -33,15 +51,53 @@ export function runMmio(gpus: readonly string[], opts: MmioOptions, io: CliIo): 
   if (!gpus.length && !opts.vmwareLog) {
     throw new CliError("give GPU models (e.g. nvidia-a30 or nvidia-v100-16gb:2) or --vmware-log FILE");
   }
-  const inputs = opts.vmwareLog ? fromVmwareLog(opts.vmwareLog) : fromModels(gpus);
-  const req = requiredMmio(inputs.map((i) => i.input));
+  if (opts.vmwareLog && (opts.displayMode || opts.resizableBar)) {
+    throw new CliError("--display-mode and --resizable-bar describe catalog models; a vmware.log gives the real BARs");
+  }
+  const { rows, pages } = opts.vmwareLog
+    ? fromVmwareLog(opts.vmwareLog)
+    : { rows: fromModels(gpus, boardConfig(opts)), pages: undefined };
+  const req = requiredMmio(rows.map((r) => r.input));
   if (opts.json) {
     const source = opts.vmwareLog ? "vmware.log" : "catalog";
-    io.out(`${JSON.stringify({ source, ...req, extraConfig: mmioExtraConfig(req) }, null, 2)}\n`);
+    const extraConfig = mmioExtraConfig(rows.length ? req : fromPages(pages as PagesNeeded));
+    io.out(
+      `${JSON.stringify({ source, ...(rows.length ? req : fromPages(pages as PagesNeeded)), ...(pages ? { pagesNeeded: pages } : {}), extraConfig }, null, 2)}\n`,
+    );
   } else {
-    io.out(formatMmio(inputs, req));
+    io.out(rows.length ? formatMmio(rows, req, pages) : formatPagesOnly(pages as PagesNeeded));
   }
   return EXIT.ok;
+}
+
+function boardConfig(opts: MmioOptions): BoardConfig {
+  if (opts.displayMode !== undefined && !DISPLAY_MODES.includes(opts.displayMode as DisplayMode)) {
+    throw new CliError(
+      `--display-mode "${opts.displayMode}" is not a display mode: write ${DISPLAY_MODES.join(" or ")}`,
+    );
+  }
+  return { displayMode: opts.displayMode as DisplayMode | undefined, resizableBar: opts.resizableBar };
+}
+
+/** The requirement a log's "pages needed" line gives when the log has no BAR lines. */
+function fromPages(pages: PagesNeeded): MmioRequirement {
+  return {
+    needs64BitMmio: true,
+    totalMib: pages.neededMib,
+    sizeGb: pages.windowGb,
+    overridden: false,
+    rule: "bar-sum",
+    ruleWhy: pagesWhy(pages),
+    inputs: [],
+  };
+}
+
+function pagesWhy(pages: PagesNeeded): string {
+  return (
+    `ESXi refused power-on (line ${pages.line}): the devices need ${pages.neededPages} pages of 4 KiB ` +
+    `(${formatMib(pages.neededMib)}), over the limit of ${pages.limitPages} (${formatMib(Math.ceil(pages.limitPages / 256))}); ` +
+    `the window that holds them is ${pages.windowGb} GB (GiB rounded up to a power of two)`
+  );
 }
 
 /** One input row: what the VM gets, and how to show it. */
@@ -51,7 +107,7 @@ interface Row {
 }
 
 /** `nvidia-v100-16gb:2` → two inputs of that model. */
-function fromModels(args: readonly string[]): Row[] {
+function fromModels(args: readonly string[], config: BoardConfig): Row[] {
   const wanted = args.map((arg) => {
     const text = arg.trim();
     // Catalog ids have no colon: the last one separates the count, whatever follows it.
@@ -63,13 +119,18 @@ function fromModels(args: readonly string[]): Row[] {
     if (!(count >= 1 && count <= MAX_PASSTHROUGH_DEVICES)) {
       throw new CliError(`"${arg}": COUNT "${countText}" ${COUNT_RULE}`);
     }
-    const model = catalogModel(id);
-    if (!model) {
+    const found = catalogModel(id);
+    if (!found) {
       throw new CliError(
         `unknown GPU model "${id}"; known models: ${catalogModelIds().join(", ")}. ` +
           "For a GPU the catalog lacks, read its BARs from a vmware.log with --vmware-log",
       );
     }
+    const model = configureModel(found, config);
+    // The model's messages name the fleet-file fields; here they are options.
+    const asOptions = (m: string) =>
+      m.replace(/^displayMode/, "--display-mode").replace(/^resizableBar/, "--resizable-bar");
+    if (Array.isArray(model)) throw new CliError(`"${arg}": ${model.map(asOptions).join("; ")}`);
     return { model, count };
   });
   const total = wanted.reduce((sum, w) => sum + w.count, 0);
@@ -87,7 +148,7 @@ function fromModels(args: readonly string[]): Row[] {
   );
 }
 
-function fromVmwareLog(file: string): Row[] {
+function fromVmwareLog(file: string): { rows: Row[]; pages?: PagesNeeded } {
   let text: string;
   try {
     text = readBounded(file, MAX_VMWARE_LOG_BYTES).toString("utf8");
@@ -103,16 +164,18 @@ function fromVmwareLog(file: string): Row[] {
     );
   }
   let devices: VmwareLogDevice[];
+  let pages: PagesNeeded | undefined;
   try {
     devices = parseVmwareLog(text);
+    pages = parsePagesNeeded(text);
   } catch (e) {
     if (e instanceof VmwareLogError) throw new CliError(`${file} ${e.message}`);
     throw e;
   }
-  if (!devices.length) {
+  if (!devices.length && !pages) {
     throw new CliError(
-      `${file} has no "PCIPassthru: Device ... barIndex ... size ..." lines: give the vmware.log of a VM with a ` +
-        "passthrough device, from a power-on attempt",
+      `${file} has no "PCIPassthru: Device ... barIndex ... size ..." lines and no "total number of pages needed" ` +
+        "line: give the vmware.log of a VM with a passthrough device, from a power-on attempt",
     );
   }
   if (devices.length > MAX_PASSTHROUGH_DEVICES) {
@@ -121,7 +184,7 @@ function fromVmwareLog(file: string): Row[] {
         "give the vmware.log of one VM's power-on",
     );
   }
-  return devices.map((d) => ({
+  const rows = devices.map((d) => ({
     // Whole MiB per BAR, rounded up like the catalog's figures, so a total is never under what the device maps.
     input: {
       gpu: d.address,
@@ -129,20 +192,23 @@ function fromVmwareLog(file: string): Row[] {
     },
     bars: d.bars.map((b) => `BAR${b.index} ${formatBytes(b.sizeBytes)}`).join(", "),
   }));
+  return { rows, pages };
 }
 
 function barsText(model: GpuModel): string {
   return model.barsMib.map((mib) => formatBytes(mib * 2 ** 20)).join(" + ");
 }
 
-function formatMmio(rows: readonly Row[], req: MmioRequirement): string {
+function formatMmio(rows: readonly Row[], req: MmioRequirement, pages?: PagesNeeded): string {
   const lines = [
     table(
       ["DEVICE", "MAPS", "BARS"],
       rows.map((r, i) => [r.input.gpu, formatMib(req.inputs[i].mappedMib), r.bars]),
     ),
     "",
+    ...configurations(rows),
   ];
+  if (pages) lines.push(`${pagesWhy(pages)}.`, "");
   const largest = Math.max(...req.inputs.map((i) => i.mappedMib));
   if (!req.needs64BitMmio) {
     lines.push(
@@ -156,7 +222,10 @@ function formatMmio(rows: readonly Row[], req: MmioRequirement): string {
   lines.push(
     `Total ${formatMib(req.totalMib)}; largest device ${formatMib(largest)} (more than ${formatMib(LARGE_BAR_THRESHOLD_MIB)}: ` +
       "EFI firmware and a 64-bit MMIO window needed).",
-    `64-bit MMIO window: ${req.sizeGb} GB (the sum rounded up to a power of two).`,
+    req.rule === "vendor-table"
+      ? `64-bit MMIO window: ${req.sizeGb} GB (the vendor's figure, larger than the BAR sum).`
+      : `64-bit MMIO window: ${req.sizeGb} GB (the sum rounded up to a power of two).`,
+    `Rule: ${req.ruleWhy}.`,
     "",
     "vSphere extra_config (VM Options > Advanced > Configuration Parameters):",
     ...Object.entries(config).map(([k, v]) => `  ${k.padEnd(width)} = "${v}"`),
@@ -165,4 +234,27 @@ function formatMmio(rows: readonly Row[], req: MmioRequirement): string {
     `  ${ovmfApertureArgs(req).join(" ")}`,
   );
   return `${lines.join("\n")}\n`;
+}
+
+/** How each configurable board was taken (display mode, Resizable BAR), once per model. */
+function configurations(rows: readonly Row[]): string[] {
+  const seen = new Map<string, string>();
+  for (const r of rows) {
+    const model = r.input.model as GpuModel;
+    if (model.configuration && !seen.has(model.name)) seen.set(model.name, model.configuration);
+  }
+  return seen.size ? [...[...seen].map(([name, how]) => `${name}: ${how}.`), ""] : [];
+}
+
+function formatPagesOnly(pages: PagesNeeded): string {
+  const req = fromPages(pages);
+  const config = mmioExtraConfig(req);
+  const width = Math.max(...Object.keys(config).map((k) => k.length));
+  return `${[
+    `${pagesWhy(pages)}.`,
+    `64-bit MMIO window: ${req.sizeGb} GB (from the pages ESXi needed; the log has no BAR lines).`,
+    "",
+    "vSphere extra_config (VM Options > Advanced > Configuration Parameters):",
+    ...Object.entries(config).map(([k, v]) => `  ${k.padEnd(width)} = "${v}"`),
+  ].join("\n")}\n`;
 }

@@ -5,6 +5,9 @@
  */
 import { z } from "zod";
 import { HYPERVISORS } from "../backends/registry";
+import { catalogModel } from "../gpu/catalog";
+import { DISPLAY_MODES } from "../gpu/model";
+import { resolveGpuModel } from "../gpu/resolve";
 import { isPrototypeName } from "../construct-ids";
 import { PciAddress } from "../pci/address";
 import { NAME_LIMITS } from "../validation/names";
@@ -118,11 +121,31 @@ const site = z.strictObject({
   stackPer: z.enum(["site", "host"]).optional(),
 });
 
-const hostGpu = z.strictObject({
-  address: pciAddress,
-  model: z.union([catalogId, customModel]),
-  role: z.enum(["guest", "host"]).optional(),
-});
+const hostGpu = z
+  .strictObject({
+    address: pciAddress,
+    model: z.union([catalogId, customModel]),
+    role: z.enum(["guest", "host"]).optional(),
+    /** Boards with display modes only. @default "displayless" */
+    displayMode: z
+      .enum(DISPLAY_MODES, {
+        error: () => "must be displayless or display-enabled (the board's Display Mode Selector mode)",
+      })
+      .optional(),
+    /** Consumer boards with Resizable BAR on in the host's firmware. @default false */
+    resizableBar: z.boolean({ error: () => "must be true or false" }).optional(),
+  })
+  .superRefine((gpu, ctx) => {
+    // The model's own problems are reported by its field; here only a setting the board does not have.
+    if (gpu.displayMode === undefined && gpu.resizableBar === undefined) return;
+    if (typeof gpu.model === "string" && !catalogModel(gpu.model)) return;
+    const resolved = resolveGpuModel(gpu.model, { displayMode: gpu.displayMode, resizableBar: gpu.resizableBar });
+    if (!Array.isArray(resolved)) return;
+    for (const message of resolved) {
+      const field = ["displayMode", "resizableBar"].find((f) => message.startsWith(f));
+      if (field) ctx.addIssue({ code: "custom", path: [field], message });
+    }
+  });
 
 const host = z.strictObject({
   name: hostName,

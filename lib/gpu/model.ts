@@ -28,6 +28,41 @@ export interface GpuQuirks {
   readonly resetBug?: boolean;
 }
 
+/**
+ * A workstation board's display mode (NVIDIA's Display Mode Selector tool): with its display outputs enabled BAR1 is a
+ * 256 MiB window; displayless (compute, vGPU) it maps the whole memory through a large BAR1.
+ */
+export type DisplayMode = "displayless" | "display-enabled";
+export const DISPLAY_MODES: readonly DisplayMode[] = ["displayless", "display-enabled"];
+
+/** How a board on a host is configured, where its BARs depend on it. */
+export interface BoardConfig {
+  /**
+   * Boards with display modes only. The default assumes the larger BAR1, so the window is never too small.
+   * @default "displayless"
+   */
+  readonly displayMode?: DisplayMode;
+  /**
+   * Consumer boards only: Resizable BAR is on in the host's firmware, so BAR1 (AMD: BAR0) maps the whole VRAM.
+   * @default false (passthrough guides turn it off; the catalog's figures assume it off)
+   */
+  readonly resizableBar?: boolean;
+}
+
+/** A figure the GPU's vendor publishes: the MMIO window one GPU needs, and where it is published. */
+export interface VendorMmio {
+  /** The window in GB for one GPU of this model. */
+  readonly sizeGb: number;
+  /** The table's name and URL. */
+  readonly source: string;
+}
+
+/** Another PCI device id the same board ships under (a board revision, an LHR variant), with its pci.ids name. */
+export interface OtherDeviceId {
+  readonly deviceId: string;
+  readonly pciName: string;
+}
+
 export interface GpuModel {
   /** Catalog key, lower-case with dashes, e.g. `nvidia-a100-80gb`. */
   readonly id: string;
@@ -48,6 +83,78 @@ export interface GpuModel {
   /** Functions other than 0 that belong to the same GPU and are passed with it. */
   readonly functions: readonly GpuFunction[];
   readonly quirks: GpuQuirks;
+  /** The device name pci.ids gives `deviceId` (the catalog test checks it against the installed pci.ids). */
+  readonly pciName?: string;
+  /** Other device ids the board ships under; discover and preflight match them too. */
+  readonly otherDeviceIds?: readonly OtherDeviceId[];
+  /** The vendor's published window for one GPU: the computed window is never below it. */
+  readonly vendorMmio?: VendorMmio;
+  /**
+   * BARs with the board's displays enabled (boards with display modes); `barsMib` is the displayless layout, the
+   * default.
+   */
+  readonly displayEnabledBarsMib?: readonly number[];
+  /** BARs with Resizable BAR on (consumer boards that support it); `barsMib` is the layout with it off, the default. */
+  readonly resizableBarBarsMib?: readonly number[];
+  /** Where the figures come from: URLs of captures, vendor documents, issues. */
+  readonly sources: readonly string[];
+  /** Why a figure is believed when no source confirms it; absent when every figure has a source. */
+  readonly unverified?: string;
+  /** How the board is configured on its host, once {@link configureModel} applied it (reports say which). */
+  readonly configuration?: string;
+}
+
+/** Every device id of a model: function 0's and those of the other variants it ships as. */
+export function modelDeviceIds(model: Pick<GpuModel, "deviceId" | "otherDeviceIds">): string[] {
+  return [...(model.deviceId ? [model.deviceId] : []), ...(model.otherDeviceIds ?? []).map((o) => o.deviceId)];
+}
+
+/**
+ * The model as the board is configured on its host: its BARs for that display mode or Resizable BAR setting.
+ * @returns the configured model, or the problems (a setting the board does not have).
+ */
+export function configureModel(model: GpuModel, config: BoardConfig = {}): GpuModel | string[] {
+  const problems: string[] = [];
+  if (config.displayMode !== undefined && !DISPLAY_MODES.includes(config.displayMode)) {
+    problems.push(
+      `displayMode "${String(config.displayMode)}" is not a display mode: write displayless or display-enabled`,
+    );
+  } else if (config.displayMode !== undefined && !model.displayEnabledBarsMib) {
+    problems.push(
+      `displayMode is set but ${model.name} has no display modes (its BARs do not depend on one): leave displayMode out`,
+    );
+  }
+  if (config.resizableBar !== undefined && typeof config.resizableBar !== "boolean") {
+    problems.push(`resizableBar "${String(config.resizableBar)}" must be true or false`);
+  } else if (config.resizableBar === true && !model.resizableBarBarsMib) {
+    problems.push(
+      `resizableBar is set but the catalog has no Resizable BAR layout for ${model.name}: leave resizableBar out, or ` +
+        "declare the model by the BAR sizes lspci -vv shows (model: { name, barsMib })",
+    );
+  }
+  if (problems.length) return problems;
+  if (config.displayMode === "display-enabled" && model.displayEnabledBarsMib) {
+    // NVIDIA's MMIO table is for the board displayless (vGPU needs that mode): it does not apply with displays on.
+    const { vendorMmio: _vendorFigureIsForDisplayless, ...rest } = model;
+    return {
+      ...rest,
+      barsMib: model.displayEnabledBarsMib,
+      configuration: "displays enabled (Display Mode Selector): BAR1 256 MiB",
+    };
+  }
+  if (config.resizableBar && model.resizableBarBarsMib) {
+    return { ...model, barsMib: model.resizableBarBarsMib, configuration: "Resizable BAR on: BAR maps the whole VRAM" };
+  }
+  if (model.displayEnabledBarsMib) {
+    return {
+      ...model,
+      configuration: "displayless (the default: the larger BAR1; say displayMode: display-enabled otherwise)",
+    };
+  }
+  if (model.resizableBarBarsMib) {
+    return { ...model, configuration: "Resizable BAR off (the default; say resizableBar: true if the host has it on)" };
+  }
+  return model;
 }
 
 /**
@@ -102,6 +209,7 @@ export function customModel(custom: CustomGpuModel): GpuModel {
     barsMib: [...custom.barsMib],
     functions: [...(custom.functions ?? [])],
     quirks: { ...custom.quirks },
+    sources: ["declared by the user"],
   };
 }
 

@@ -17,6 +17,8 @@ export interface PreparedFunction {
   readonly address: string;
   /** `vendor:device`, when the GPU model knows it. */
   readonly id?: string;
+  /** Function 0 of a board that ships under several device ids (RTX 2080 Ti: 1e07 and 1e04): the others. */
+  readonly otherIds?: readonly string[];
   readonly kind: "display" | "audio" | "usb" | "serial-bus" | "other";
   readonly gpu: string;
   readonly model: string;
@@ -94,9 +96,11 @@ export function gpuFunctions(gpu: PlannedGpu): Omit<PreparedFunction, "vm">[] {
   return gpu.functions.map((address) => {
     const extra = model.functions.find((f) => f.fn === address.fn);
     const device = extra ? extra.deviceId : model.deviceId;
+    const others = !extra && vendor ? (model.otherDeviceIds ?? []).map((o) => `${vendor}:${o.deviceId}`) : [];
     return {
       address: address.toString(),
       id: vendor && device ? `${vendor}:${device}` : undefined,
+      ...(others.length ? { otherIds: others } : {}),
       kind: extra ? extra.kind : "display",
       gpu: gpu.label,
       model: model.name,
@@ -134,12 +138,12 @@ export interface Binding {
  * @param keptIds the ids of every device the host keeps
  */
 export function bindingFor(
-  functions: readonly Pick<PreparedFunction, "address" | "id">[],
+  functions: readonly Pick<PreparedFunction, "address" | "id" | "otherIds">[],
   keptIds: Iterable<string>,
 ): Binding {
   const kept = new Set(keptIds);
   const unknownId = functions.filter((f) => !f.id);
-  const shared = functions.filter((f) => f.id && kept.has(f.id));
+  const shared = functions.filter((f) => allIds(f).some((id) => kept.has(id)));
   if (shared.length) {
     return {
       bindBy: "address",
@@ -157,8 +161,13 @@ export function bindingFor(
   return {
     bindBy: "ids",
     reason: "every guest function has a vendor:device id that no GPU the host keeps shares",
-    ids: [...new Set(functions.flatMap((f) => (f.id ? [f.id] : [])))],
+    ids: [...new Set(functions.flatMap(allIds))],
   };
+}
+
+/** Every id a function may have: a board shipped under several ids is bound by all of them. */
+function allIds(f: Pick<PreparedFunction, "id" | "otherIds">): string[] {
+  return f.id ? [f.id, ...(f.otherIds ?? [])] : [];
 }
 
 /** The ids already given to vfio-pci on a kernel command line (`vfio-pci.ids=` or `vfio_pci.ids=`). */
@@ -209,7 +218,7 @@ export function planHostPreparation(input: HostPrepInput): HostPreparation {
   const functions: PreparedFunction[] = input.assigned.flatMap(({ gpu, vm }) =>
     gpuFunctions(gpu).map((f) => ({ ...f, vm })),
   );
-  const keptIds = input.kept.flatMap((g) => gpuFunctions(g).flatMap((f) => (f.id ? [f.id] : [])));
+  const keptIds = input.kept.flatMap((g) => gpuFunctions(g).flatMap(allIds));
   const binding = bindingFor(functions, keptIds);
   const ids = binding.ids;
   const kernelArgs = kernelArgsFor(input.cpuVendor, ids);

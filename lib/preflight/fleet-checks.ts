@@ -5,7 +5,7 @@
  * (./declared-groups.ts). Every finding names the exact fix.
  */
 import { FleetHost } from "../fleet/schema";
-import { GpuModel, formatMib, mappedMib } from "../gpu/model";
+import { GpuModel, formatMib, mappedMib, modelDeviceIds } from "../gpu/model";
 import { resolveGpuModel } from "../gpu/resolve";
 import { requiredMmio } from "../mmio";
 import { PciAddress } from "../pci/address";
@@ -30,7 +30,10 @@ export function fleetFindings(inv: HostInventory, host: FleetHost): FleetCheck {
     const address = declared.address.toString();
     const subject = `GPU ${address}`;
     const add = (f: Omit<Finding, "subject">) => findings.push({ subject, ...f });
-    const model = resolveGpuModel(declared.model);
+    const model = resolveGpuModel(declared.model, {
+      displayMode: declared.displayMode,
+      resizableBar: declared.resizableBar,
+    });
     if (Array.isArray(model)) {
       model.forEach((message) => add({ severity: "blocker", code: "fleet-model", message }));
       return;
@@ -107,7 +110,8 @@ function locate(inv: HostInventory, address: string, model: GpuModel): DetectedG
       fix: fixAddress,
     };
   }
-  if (model.vendorId && model.deviceId && (gpu.vendorId !== model.vendorId || gpu.deviceId !== model.deviceId)) {
+  const ids = modelDeviceIds(model);
+  if (model.vendorId && ids.length && (gpu.vendorId !== model.vendorId || !ids.includes(gpu.deviceId ?? ""))) {
     const match = catalogMatches(gpu.vendorId, gpu.deviceId)[0];
     return {
       severity: "blocker",
@@ -252,7 +256,10 @@ function barFindings(subject: string, model: GpuModel, gpu: DetectedGpu): Findin
       message:
         `its BARs map ${formatMib(hostMib)} on this host but ${model.name} in the catalog maps ${formatMib(mappedMib(model))}` +
         " (Resizable BAR is probably on): a VM sized from the catalog would not power on",
-      fix: `declare it as a custom model with barsMib: [${bars.join(", ")}], or turn Resizable BAR off in the BIOS`,
+      fix:
+        model.resizableBarBarsMib && hostMib <= mappedMib({ barsMib: model.resizableBarBarsMib })
+          ? "set resizableBar: true on this GPU in the fleet file, or turn Resizable BAR off in the BIOS"
+          : `declare it as a custom model with barsMib: [${bars.join(", ")}], or turn Resizable BAR off in the BIOS`,
     });
   }
   const need = requiredMmio([

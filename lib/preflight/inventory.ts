@@ -3,7 +3,7 @@
  * grouped with its functions, matched against the catalog, and judged for isolation.
  */
 import { GPU_CATALOG } from "../gpu/catalog";
-import { GpuModel, mibFromBytes } from "../gpu/model";
+import { GpuModel, mibFromBytes, modelDeviceIds } from "../gpu/model";
 import { CpuVendor, cpuVendorOf } from "../host-prep/cpu";
 import { MmioRequirement, requiredMmio } from "../mmio";
 import { PciAddress } from "../pci/address";
@@ -121,7 +121,7 @@ export function buildInventory(snap: HostSnapshot): HostInventory {
 /** Catalog models with this vendor:device (several when models share a chip). */
 export function catalogMatches(vendorId: string | undefined, deviceId: string | undefined): GpuModel[] {
   if (!vendorId || !deviceId) return [];
-  return GPU_CATALOG.filter((m) => m.vendorId === vendorId && m.deviceId === deviceId);
+  return GPU_CATALOG.filter((m) => m.vendorId === vendorId && modelDeviceIds(m).includes(deviceId));
 }
 
 /** `0000:02:00.1 SATA controller 1022:43eb (ahci)`: how reports name a device. */

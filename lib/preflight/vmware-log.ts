@@ -4,9 +4,15 @@
  *
  *   2022-04-22T03:04:15.771Z| vmx| | I005: PCIPassthru: Device 0000:42:00.0 barIndex 1 type 3 realaddr 0x3b800000000 size 34359738368 flags 12
  *
- * The line prefix differs between ESXi releases (`| vmx| I125:`, `In(05) vmx -`), so only the part from
- * "PCIPassthru: Device" on is read.
+ * The line prefix differs between ESXi releases, so only the part from "PCIPassthru:" on is read:
+ *
+ *   ESXi 7: 2022-04-22T03:04:15.771Z| vmx| | I005: PCIPassthru: total number of pages needed (4206594) exceeds limit (917504), failing
+ *   ESXi 8: 2023-07-21T09:40:52.413Z In(05) vmx - PCIPassthru: total number of pages needed (33566722) exceeds limit (917504), failing
+ *
+ * (the first from Dell KB 000199172, the second from a public troubleshooting note of an ESXi 8 host). That failure
+ * line gives what the VM's devices need in 4 KiB pages, so it gives the window even from a log without BAR lines.
  */
+import { nextPowerOfTwo } from "../mmio";
 import { PciAddress } from "../pci/address";
 
 export interface VmwareLogDevice {
@@ -24,6 +30,47 @@ const BAR_LINE =
  * bits). Real GPUs stop at 128 GiB; anything above cannot be mapped, and would lose precision as a number.
  */
 export const MAX_BAR_BYTES = 2 ** 52;
+
+const PAGES_LINE = /PCIPassthru: total number of pages needed \((\d{1,16})\) exceeds limit \((\d{1,16})\)/;
+
+/** ESXi counts the passthrough address space in pages of 4 KiB. */
+export const ESXI_PAGE_BYTES = 4096;
+
+/** ESXi's refusal to power on: the pages the VM's devices need, the limit, and the window that fits them. */
+export interface PagesNeeded {
+  /** Line number in the log (1-based). */
+  readonly line: number;
+  readonly neededPages: number;
+  readonly limitPages: number;
+  /** What the pages come to, in MiB (rounded up). */
+  readonly neededMib: number;
+  /** The 64-bit MMIO window in GB that holds them: GiB rounded up, then up to a power of two. */
+  readonly windowGb: number;
+}
+
+/** The last "total number of pages needed (N) exceeds limit (M)" line of the log, if any. */
+export function parsePagesNeeded(text: string): PagesNeeded | undefined {
+  let found: PagesNeeded | undefined;
+  text.split("\n").forEach((line, i) => {
+    const m = PAGES_LINE.exec(line);
+    if (!m) return;
+    const neededPages = Number(m[1]);
+    const bytes = neededPages * ESXI_PAGE_BYTES;
+    if (neededPages === 0 || bytes > MAX_BAR_BYTES) {
+      throw new VmwareLogError(
+        `line ${i + 1}: ${neededPages} pages needed is not what a VM's devices map (${neededPages === 0 ? "none" : "above 2^52 bytes"}): give the VM's own vmware.log`,
+      );
+    }
+    found = {
+      line: i + 1,
+      neededPages,
+      limitPages: Number(m[2]),
+      neededMib: Math.ceil(bytes / 2 ** 20),
+      windowGb: nextPowerOfTwo(Math.ceil(bytes / 2 ** 30)),
+    };
+  });
+  return found;
+}
 
 /** A line of the log that cannot be a real BAR; the message names the line and says why. */
 export class VmwareLogError extends Error {

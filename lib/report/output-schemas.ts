@@ -31,6 +31,8 @@ const mmioSchema = z.looseObject({
   totalMib: z.number(),
   sizeGb: z.number(),
   overridden: z.boolean(),
+  rule: z.enum(["none", "bar-sum", "vendor-table", "override"]).optional(),
+  ruleWhy: z.string().optional(),
   inputs: z.array(z.looseObject({ gpu: z.string(), model: z.string(), mappedMib: z.number() })),
 });
 

@@ -48,7 +48,9 @@ function mmio(vm: ManifestVm): VmSetting {
     value: `${m.sizeGb} GB`,
     why: m.overridden
       ? `set for this VM (a power of two at least the ${formatMib(m.totalMib)} the GPUs map: ${sum}); ${where}`
-      : `every BAR of every GPU (${sum} = ${formatMib(m.totalMib)}) rounded up to a power of two; ${where}`,
+      : m.rule === "vendor-table"
+        ? `${sum} = ${formatMib(m.totalMib)}; ${m.ruleWhy}; ${where}`
+        : `every BAR of every GPU (${sum} = ${formatMib(m.totalMib)}) rounded up to a power of two; ${where}`,
   };
 }
 
