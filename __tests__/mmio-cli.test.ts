@@ -86,7 +86,10 @@ describe("mmio", () => {
     [["nvidia-a30", "--vmware-log", vmwareLog], "give GPU models or --vmware-log, not both"],
     [["nvidia-a31"], 'unknown GPU model "nvidia-a31"; known models: amd-mi100,'],
     [["--vmware-log", "/nonexistent/vmware.log"], "cannot read /nonexistent/vmware.log: no such file"],
-    [["--vmware-log", __filename], 'has no "PCIPassthru: Device ... barIndex ... size ..." lines'],
+    [
+      ["--vmware-log", join(__dirname, "fixtures", "run-cli.ts")],
+      'has no "PCIPassthru: Device ... barIndex ... size ..." lines',
+    ],
   ])("%j exits 2 with one line", async (args, message) => {
     const { code, out, err } = await cli("mmio", ...args);
     expect(code).toBe(2);
@@ -180,5 +183,142 @@ describe("mmio --vmware-log with hostile logs", () => {
       `gpu-passthrough: ${file} has 17 passthrough devices: a vSphere VM takes at most 16; give the vmware.log of ` +
         "one VM's power-on\n",
     );
+  });
+});
+
+/** vmware.log line prefixes as ESXi 7 and ESXi 8 write them (Dell KB 000199172; a public ESXi 8 troubleshooting note). */
+const ESXI7 = (time: string) => `2022-04-22T${time}Z| vmx| | I005: `;
+const ESXI8 = (time: string) => `2023-07-21T${time}Z In(05) vmx - `;
+
+function rawLog(name: string, lines: readonly string[]): string {
+  const file = join(tmp, name);
+  writeFileSync(file, [...lines, ""].join("\n"));
+  return file;
+}
+
+describe("mmio --vmware-log: ESXi's power-on failure line", () => {
+  const h100Esxi8 = () =>
+    rawLog("esxi8-h100.log", [
+      `${ESXI8("09:40:50.001")}Log for VMware ESX pid=2100521 version=8.0.1 build=build-21495797 option=Release`,
+      `${ESXI8("09:40:52.101")}PCIPassthru: Device 0000:af:00.0 barIndex 0 type 3 realaddr 0x2a0fe000000 size 16777216 flags 12`,
+      `${ESXI8("09:40:52.101")}PCIPassthru: Device 0000:af:00.0 barIndex 2 type 3 realaddr 0x28000000000 size 137438953472 flags 12`,
+      `${ESXI8("09:40:52.101")}PCIPassthru: Device 0000:af:00.0 barIndex 4 type 3 realaddr 0x2a0fc000000 size 33554432 flags 12`,
+      `${ESXI8("09:40:52.413")}PCIPassthru: total number of pages needed (33566722) exceeds limit (917504), failing`,
+      `${ESXI8("09:40:52.413")}Module 'DevicePowerOn' power on failed.`,
+    ]);
+
+  test("ESXi 8 (In(05) vmx -): the BARs and the failure line agree on 256 GB for one H100", async () => {
+    const { code, out } = await cli("mmio", "--vmware-log", h100Esxi8(), "--json");
+    expect(code).toBe(0);
+    const json = JSON.parse(out);
+    expect(json).toMatchObject({ sizeGb: 256, totalMib: 131120, rule: "bar-sum" });
+    expect(json.pagesNeeded).toEqual({
+      line: 5,
+      neededPages: 33566722,
+      limitPages: 917504,
+      neededMib: 131121,
+      windowGb: 256,
+    });
+    const text = (await cli("mmio", "--vmware-log", h100Esxi8())).out;
+    expect(text).toContain(
+      "ESXi refused power-on (line 5): the devices need 33566722 pages of 4 KiB (128.05 GiB), over the limit of " +
+        "917504 (3.50 GiB); the window that holds them is 256 GB (GiB rounded up to a power of two).",
+    );
+    expect(text).toMatch(/^0000:af:00\.0 +128\.05 GiB +BAR0 16M, BAR2 128G, BAR4 32M$/m);
+    expect(text).toContain('pciPassthru.64bitMMIOSizeGB = "256"');
+  });
+
+  test.each([
+    ["ESXi 7", ESXI7("03:04:15.771"), 4206594, 32, "16.05 GiB"],
+    ["ESXi 8", ESXI8("09:40:52.413"), 33566722, 256, "128.05 GiB"],
+  ])("%s: a log with only the failure line gives the window from the pages", async (_, prefix, pages, gb, mib) => {
+    const file = rawLog(`pages-${gb}.log`, [
+      `${prefix}PCIPassthru: total number of pages needed (${pages}) exceeds limit (917504), failing`,
+      `${prefix}Module 'DevicePowerOn' power on failed.`,
+    ]);
+    const { code, out } = await cli("mmio", "--vmware-log", file);
+    expect(code).toBe(0);
+    expect(out).toContain(`the devices need ${pages} pages of 4 KiB (${mib})`);
+    expect(out).toContain(`64-bit MMIO window: ${gb} GB (from the pages ESXi needed; the log has no BAR lines).`);
+    expect(out).toContain(`  pciPassthru.64bitMMIOSizeGB = "${gb}"`);
+    const json = JSON.parse((await cli("mmio", "--vmware-log", file, "--json")).out);
+    expect(json).toMatchObject({ sizeGb: gb, inputs: [], pagesNeeded: { neededPages: pages, windowGb: gb } });
+  });
+
+  test("the last failure line counts (the VM was powered on again after a change)", async () => {
+    const file = rawLog("twice.log", [
+      `${ESXI7("03:04:15.771")}PCIPassthru: total number of pages needed (4206594) exceeds limit (917504), failing`,
+      `${ESXI7("03:09:02.118")}PCIPassthru: total number of pages needed (33566722) exceeds limit (8388608), failing`,
+    ]);
+    const json = JSON.parse((await cli("mmio", "--vmware-log", file, "--json")).out);
+    expect(json.pagesNeeded).toMatchObject({ line: 2, limitPages: 8388608, windowGb: 256 });
+  });
+
+  test("a failure line with 0 pages is refused with its line", async () => {
+    const file = rawLog("zero.log", [
+      `${ESXI8("09:40:52.413")}PCIPassthru: total number of pages needed (0) exceeds limit (917504), failing`,
+    ]);
+    const { code, err } = await cli("mmio", "--vmware-log", file);
+    expect(code).toBe(2);
+    expect(err).toBe(
+      `gpu-passthrough: ${file} line 1: 0 pages needed is not what a VM's devices map (none): give the VM's own vmware.log\n`,
+    );
+  });
+
+  test("BAR lines are read whatever the release's prefix", async () => {
+    const bar = "PCIPassthru: Device 0000:42:00.0 barIndex 1 type 3 realaddr 0x3b800000000 size 34359738368 flags 12";
+    for (const prefix of [ESXI7("03:04:15.402"), ESXI8("09:40:52.101"), "2019-01-10T10:00:00.000Z| vmx| I125: "]) {
+      const json = JSON.parse((await cli("mmio", "--vmware-log", rawLog("prefix.log", [prefix + bar]), "--json")).out);
+      expect(json).toMatchObject({ totalMib: 32768, sizeGb: 32 });
+    }
+  });
+});
+
+describe("mmio: which rule governed, and board modes", () => {
+  test("one V100 16GB: NVIDIA's figure governs, and the output says so", async () => {
+    const { out } = await cli("mmio", "nvidia-v100-16gb");
+    expect(out).toContain("64-bit MMIO window: 64 GB (the vendor's figure, larger than the BAR sum).");
+    expect(out).toMatch(
+      /^Rule: the vendor's figure governs: NVIDIA V100 PCIe 16GB needs 64 GB \(NVIDIA AI Enterprise/m,
+    );
+    expect(out).toContain('pciPassthru.64bitMMIOSizeGB = "64"');
+    const json = JSON.parse((await cli("mmio", "nvidia-v100-16gb", "--json")).out);
+    expect(json).toMatchObject({ sizeGb: 64, rule: "vendor-table" });
+  });
+
+  test("a workstation board: displayless by default, 256 MiB with --display-mode display-enabled", async () => {
+    const { out } = await cli("mmio", "nvidia-rtx-a6000");
+    expect(out).toContain("NVIDIA RTX A6000: displayless (the default: the larger BAR1;");
+    expect(out).toContain('pciPassthru.64bitMMIOSizeGB = "128"');
+    const shown = await cli("mmio", "nvidia-rtx-a6000", "--display-mode", "display-enabled");
+    expect(shown.out).toContain("NVIDIA RTX A6000: displays enabled (Display Mode Selector): BAR1 256 MiB.");
+    expect(shown.out).toContain("no 64-bit MMIO settings needed");
+  });
+
+  test("a consumer board with --resizable-bar maps its whole VRAM", async () => {
+    expect(await sizeGb("nvidia-rtx-4090")).toBe(0);
+    expect(await sizeGb("nvidia-rtx-4090", "--resizable-bar")).toBe(64);
+    expect(await sizeGb("nvidia-rtx-5090:2", "--resizable-bar")).toBe(128);
+  });
+
+  test.each([
+    [
+      ["nvidia-rtx-a6000", "--display-mode", "hdmi"],
+      '--display-mode "hdmi" is not a display mode: write displayless or display-enabled',
+    ],
+    [
+      ["nvidia-a30", "--display-mode", "displayless"],
+      '"nvidia-a30": --display-mode is set but NVIDIA A30 has no display modes',
+    ],
+    [
+      ["nvidia-rtx-2080-ti", "--resizable-bar"],
+      '"nvidia-rtx-2080-ti": --resizable-bar is set but the catalog has no Resizable BAR layout',
+    ],
+    [["--vmware-log", vmwareLog, "--resizable-bar"], "--display-mode and --resizable-bar describe catalog models"],
+  ])("%j exits 2 with one line", async (args, message) => {
+    const { code, out, err } = await cli("mmio", ...args);
+    expect({ code, out }).toEqual({ code: 2, out: "" });
+    expect(err).toContain(message);
+    expect(err.trim().split("\n")).toHaveLength(1);
   });
 });

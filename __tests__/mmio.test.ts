@@ -64,6 +64,39 @@ describe("MMIO sizing", () => {
     expect(withOverride(requiredMmio(gpus("nvidia-h100-80gb")), 100)).toMatch(/use 256/);
   });
 
+  test("never below the vendor's figure: one V100 16GB gets NVIDIA's 64 GB, not the BAR sum's 32", () => {
+    const r = requiredMmio(gpus("nvidia-v100-16gb"));
+    expect(r).toMatchObject({ needs64BitMmio: true, sizeGb: 64, rule: "vendor-table" });
+    expect(r.ruleWhy).toContain("the vendor's figure governs: NVIDIA V100 PCIe 16GB needs 64 GB");
+    expect(r.ruleWhy).toContain("gives 32 GB");
+    // Negative control: the same BARs without the vendor's figure give the BAR sum.
+    const bare = { name: "V100 16GB BARs", barsMib: model("nvidia-v100-16gb").barsMib };
+    expect(requiredMmio([{ gpu: "x", model: bare }])).toMatchObject({ sizeGb: 32, rule: "bar-sum" });
+  });
+
+  test("the vendor's figure is per GPU: a larger BAR sum still governs", () => {
+    expect(requiredMmio(gpus("nvidia-v100-16gb", "nvidia-v100-16gb"))).toMatchObject({ sizeGb: 64, rule: "bar-sum" });
+    const four = requiredMmio(gpus("nvidia-a100-80gb", "nvidia-a100-80gb", "nvidia-a100-80gb", "nvidia-a100-80gb"));
+    expect(four).toMatchObject({ sizeGb: 1024, rule: "bar-sum" });
+    expect(four.ruleWhy).toContain("the vendor's figure (256 GB) is not larger");
+  });
+
+  test("a GPU the vendor lists needs the 64-bit window even when its BARs stay under 16 GB", () => {
+    const listedSmall = { name: "listed", barsMib: [16, 256, 32], vendorMmio: { sizeGb: 64, source: "table" } };
+    expect(requiredMmio([{ gpu: "x", model: listedSmall }])).toMatchObject({
+      needs64BitMmio: true,
+      sizeGb: 64,
+      rule: "vendor-table",
+    });
+  });
+
+  test("an override keeps the computed rule in its reason", () => {
+    const r = withOverride(requiredMmio(gpus("nvidia-v100-16gb")), 128);
+    expect(r).toMatchObject({ sizeGb: 128, rule: "override" });
+    expect(typeof r === "string" ? r : r.ruleWhy).toMatch(/^set by the user, at least the 64 GB computed/);
+    expect(withOverride(requiredMmio(gpus("nvidia-v100-16gb")), 32)).toMatch(/mmioSizeGb 32 is below .*use 64/);
+  });
+
   test("powers of two", () => {
     expect([1, 2, 3, 5, 33, 64, 65].map(nextPowerOfTwo)).toEqual([1, 2, 4, 8, 64, 64, 128]);
     expect([1, 64, 256].every(isPowerOfTwo)).toBe(true);
