@@ -38,10 +38,16 @@ const gh = (repoAndNumber: string) => {
   const [repo, n] = repoAndNumber.split("#");
   return `https://github.com/${repo}/issues/${n}`;
 };
+/** nvidia-smi -q captures of real machines (thamada/nvidia-smi, a simulator's fixtures), at the commit read. */
+const smi = (file: string) =>
+  `https://github.com/thamada/nvidia-smi/blob/c4c8a463a61e4ac67e3d7956da104b302760a498/gls/${file}`;
 const NVIDIA_README = "https://github.com/NVIDIA/open-gpu-kernel-modules (README, supported GPUs)";
+/** AMD's BAR layout: BAR0-1 VRAM, BAR2-3 doorbell, BAR5 32-bit register BAR (ROCm "Troubleshoot BAR access limitation"). */
+const AMD_BARS = "https://rocm.docs.amd.com/en/latest/how-to/Bar-Memory.html";
 const VENDOR_RESET = "https://github.com/gnif/vendor-reset/blob/master/src/device-db.h";
 const REBAR_RULE =
-  "Resizable BAR sizes BAR1 (AMD: BAR0) to the VRAM rounded up to a power of two; no capture of this card with it on";
+  "Resizable BAR sizes BAR1 (AMD: BAR0) to the VRAM rounded up to a power of two (an RTX 4060 Ti 16GB with it on " +
+  `shows BAR1 16384 MiB: ${smi("RTX4060Ti_smi.py")}); no capture of this card with it on`;
 
 /** Every model the product knows, in a stable order (vendor, then segment, then name). */
 export const GPU_CATALOG: readonly GpuModel[] = [
@@ -118,7 +124,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     functions: [],
     quirks: {},
     vendorMmio: nvidiaTable(128),
-    sources: ["nvidia-smi capture of ten A40s, BAR1 65536 MiB (driver 550.127.05)", NVIDIA_MMIO_TABLE],
+    sources: [`${smi("A40x10_smi.py")} (ten A40s: BAR1 65536 MiB)`, NVIDIA_MMIO_TABLE],
   },
   {
     // 20f1 is the current id (NVIDIA README); early boards were 20b1.
@@ -154,7 +160,8 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     quirks: {},
     vendorMmio: nvidiaTable(256),
     sources: [
-      "qemu-devel thread: lspci 16M/128G/32M of an A100 SXM4 80GB (20b2); nvidia-smi capture BAR1 131072 MiB",
+      "qemu-devel thread: lspci 16M/128G/32M of an A100 SXM4 80GB (20b2)",
+      `${smi("A100SXMx4_smi.py")} (four A100-SXM4-80GB, 20b2: BAR1 131072 MiB)`,
       NVIDIA_MMIO_TABLE,
     ],
     unverified: "BAR1 128 GiB seen on the SXM4 80GB, not on this PCIe board (same GA100, same 80 GB)",
@@ -202,9 +209,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     functions: [],
     quirks: {},
     vendorMmio: nvidiaTable(256),
-    sources: [NVIDIA_README, NVIDIA_MMIO_TABLE],
-    unverified:
-      "BAR1 128 GiB, inferred from an nvidia-smi capture in MIG mode where each 1g (1/8) slice shows a 16383 MiB BAR1; NVIDIA's 256 GB for every H100 agrees",
+    sources: [`${smi("H100NVLx2_smi.py")} (two H100 NVL, 2321: BAR1 131072 MiB)`, NVIDIA_README, NVIDIA_MMIO_TABLE],
   },
   {
     // BAR0 is a 64-bit BAR on Hopper, so the BARs are regions 0, 2, 4.
@@ -222,6 +227,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     sources: [
       "nvidia-smi BAR1 128 GiB (shared/reference/vsphere.md)",
       `${gh("fastfetch-cli/fastfetch#1658")} (Hopper lspci 16M/128G/32M)`,
+      `${smi("H100SXMx8_smi.py")} (eight H100 80GB HBM3 SXM: BAR1 131072 MiB)`,
       "Broadcom KB 323402 (one H100 80 GB: 256 GB): https://knowledge.broadcom.com/external/article/323402",
       NVIDIA_MMIO_TABLE,
     ],
@@ -287,10 +293,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     functions: [],
     quirks: {},
     vendorMmio: nvidiaTable(64),
-    sources: [
-      "nvidia-smi capture of an L4, BAR1 32768 MiB (test fixture of an nvidia-smi simulator)",
-      NVIDIA_MMIO_TABLE,
-    ],
+    sources: [`${smi("L4_smi.py")} (an L4: BAR1 32768 MiB)`, NVIDIA_MMIO_TABLE],
   },
   {
     id: "nvidia-l20",
@@ -324,7 +327,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     unverified: "BAR1 64 GiB as on the A40 (same 48 GB, same board family); no capture found. NVIDIA's 128 GB agrees",
   },
   {
-    // Not in NVIDIA's MMIO table (the L40 and L20 are): no vendor figure to hold the window to.
+    // Not in NVIDIA's MMIO table (the L40 and L20 are): no vendor figure to hold the window to; the BAR sum gives 128.
     id: "nvidia-l40s",
     name: "NVIDIA L40S",
     vendor: "nvidia",
@@ -335,9 +338,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     barsMib: [16, 65536, 32],
     functions: [],
     quirks: {},
-    sources: [NVIDIA_README],
-    unverified:
-      "BAR1 64 GiB (48 GB behind the next power of two, as the A40 and L40); captures found lack the BAR1 section",
+    sources: [`${smi("L40S_smi.py")} (an L40S: BAR1 65536 MiB)`, NVIDIA_README],
   },
   {
     id: "nvidia-t4",
@@ -417,10 +418,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     functions: [{ fn: 1, kind: "audio", deviceId: "22ba" }],
     quirks: {},
     vendorMmio: nvidiaTable(128),
-    sources: [
-      "nvidia-smi capture of eight RTX 6000 Ada (26B1, subsystem 16A1) with displays enabled: BAR1 256 MiB",
-      NVIDIA_MMIO_TABLE,
-    ],
+    sources: [`${smi("RTX6000Ada_x8_smi.py")} (eight RTX 6000 Ada, 26b1, as shipped: BAR1 256 MiB)`, NVIDIA_MMIO_TABLE],
     unverified:
       "displayless BAR1 64 GiB (48 GB as the A6000, whose displayless captures show 64 GiB); NVIDIA's 128 GB agrees",
   },
@@ -472,10 +470,12 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     quirks: {},
     vendorMmio: nvidiaTable(128),
     sources: [
-      "two nvidia-smi captures (a desktop and a 9-GPU server, subsystem 1459): BAR1 65536 MiB",
+      "https://github.com/ObrienlabsDev/machine-learning/blob/main/gpus.md (a desktop A6000 under Windows: BAR1 65536 MiB)",
+      "nvidia-smi capture of a 9-GPU A6000 server (subsystem 1459): BAR1 65536 MiB",
       NVIDIA_MMIO_TABLE,
     ],
-    unverified: "BAR1 256 MiB with displays enabled: Display Mode Selector's display-enabled layout, no capture of it",
+    unverified:
+      "BAR1 256 MiB with displays enabled: Display Mode Selector's display-enabled layout, no capture of it. The desktop capture shows 64 GiB on a workstation, so declare display-enabled only when lspci shows the 256M BAR",
   },
   {
     // 2bb4 is the Max-Q Workstation Edition (same GB202, same 96 GB).
@@ -603,7 +603,10 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     resizableBarBarsMib: [16, 32768, 32],
     functions: [{ fn: 1, kind: "audio", deviceId: "1aef" }],
     quirks: { hideHypervisor: true },
-    sources: [`${gh("geerlingguy/raspberry-pi-pcie-devices#692")} (Ampere lspci 16M/256M/32M)`],
+    sources: [
+      `${gh("geerlingguy/raspberry-pi-pcie-devices#692")} (Ampere lspci 16M/256M/32M)`,
+      `${smi("RTX3090_smi.py")} (two RTX 3090: BAR1 256 MiB)`,
+    ],
     unverified: `Resizable BAR layout (24 GB: BAR1 32 GiB): ${REBAR_RULE}`,
   },
   {
@@ -649,7 +652,10 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     resizableBarBarsMib: [16, 32768, 32],
     functions: [{ fn: 1, kind: "audio", deviceId: "22ba" }],
     quirks: { hideHypervisor: true },
-    sources: [`${gh("geerlingguy/raspberry-pi-pcie-devices#504")} (lspci of an RTX 4090: 16M/256M/32M)`],
+    sources: [
+      `${gh("geerlingguy/raspberry-pi-pcie-devices#504")} (lspci of an RTX 4090: 16M/256M/32M)`,
+      `${smi("RTX4090_smi.py")} (eight RTX 4090: BAR1 256 MiB)`,
+    ],
     unverified: `Resizable BAR layout (24 GB: BAR1 32 GiB): ${REBAR_RULE}`,
   },
   ...blackwellGeForce(),
@@ -669,7 +675,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     barsMib: [32768, 2, 1],
     functions: [],
     quirks: { resetBug: true },
-    sources: [`${VENDOR_RESET} (handles 738c with the Vega 20 reset)`],
+    sources: [AMD_BARS, `${VENDOR_RESET} (handles 738c with the Vega 20 reset)`],
     unverified:
       "BAR0 32 GiB (Instinct cards expose their whole HBM through BAR0), 2 MiB doorbell BAR2, 512 KiB register BAR5 rounded up to 1 MiB, by analogy with the GCN cards",
   },
@@ -684,7 +690,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     barsMib: [65536, 2, 1],
     functions: [],
     quirks: {},
-    sources: ["https://pci-ids.ucw.cz/read/PC/1002/740f"],
+    sources: [AMD_BARS, "https://pci-ids.ucw.cz/read/PC/1002/740f"],
     unverified:
       "BAR0 64 GiB for 64 GB HBM2e, doorbell 2 MiB, register BAR rounded up to 1 MiB, by analogy with the MI100",
   },
@@ -700,7 +706,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     barsMib: [262144, 2, 1],
     functions: [],
     quirks: {},
-    sources: ["https://pci-ids.ucw.cz/read/PC/1002/74a1"],
+    sources: [AMD_BARS, "https://pci-ids.ucw.cz/read/PC/1002/74a1"],
     unverified:
       "BAR0 256 GiB for 192 GB HBM3 (the whole memory behind the next power of two, as the MI100/MI210 entries)",
   },
@@ -715,7 +721,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     barsMib: [262144, 2, 1],
     functions: [],
     quirks: {},
-    sources: ["https://pci-ids.ucw.cz/read/PC/1002/74a5"],
+    sources: [AMD_BARS, "https://pci-ids.ucw.cz/read/PC/1002/74a5"],
     unverified: "BAR0 256 GiB for 256 GB HBM3E, as the MI300X",
   },
 
@@ -736,7 +742,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     barsMib: [256, 2, 1],
     functions: [{ fn: 1, kind: "audio", deviceId: "aaf0" }],
     quirks: { resetBug: true },
-    sources: [`${gh("HeyMeco/Rockchip-pcie-devices#5")} (Polaris lspci 256M/2M/256K)`, VENDOR_RESET],
+    sources: [AMD_BARS, `${gh("HeyMeco/Rockchip-pcie-devices#5")} (Polaris lspci 256M/2M/256K)`, VENDOR_RESET],
   },
   {
     id: "amd-rx-5700-xt",
@@ -750,7 +756,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     resizableBarBarsMib: [8192, 2, 1],
     functions: [{ fn: 1, kind: "audio", deviceId: "ab38" }],
     quirks: { resetBug: true },
-    sources: [VENDOR_RESET, `${gh("QubesOS/qubes-issues#4321")} (Navi 21 layout)`],
+    sources: [AMD_BARS, VENDOR_RESET, `${gh("QubesOS/qubes-issues#4321")} (Navi 21 layout)`],
     unverified: `BARs 256M/2M/512K for this card, as Navi 21 and Navi 44 lspci show; Resizable BAR layout (8 GB): ${REBAR_RULE}`,
   },
   {
@@ -768,7 +774,11 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     resizableBarBarsMib: [16384, 2, 1],
     functions: [{ fn: 1, kind: "audio", deviceId: "ab28" }],
     quirks: {},
-    sources: [`${gh("QubesOS/qubes-issues#4321")} (lspci 256M/2M/1M with ReBAR off)`, gh("gnif/vendor-reset#35")],
+    sources: [
+      AMD_BARS,
+      `${gh("QubesOS/qubes-issues#4321")} (lspci 256M/2M/1M with ReBAR off)`,
+      gh("gnif/vendor-reset#35"),
+    ],
     unverified: `Resizable BAR layout (16 GB): ${REBAR_RULE}`,
   },
   {
@@ -784,7 +794,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     resizableBarBarsMib: [16384, 2, 1],
     functions: [{ fn: 1, kind: "audio", deviceId: "ab28" }],
     quirks: {},
-    sources: [`${gh("QubesOS/qubes-issues#4321")} (Navi 21 lspci 256M/2M/1M)`],
+    sources: [AMD_BARS, `${gh("QubesOS/qubes-issues#4321")} (Navi 21 lspci 256M/2M/1M)`],
     unverified: `Resizable BAR layout (16 GB): ${REBAR_RULE}`,
   },
   {
@@ -800,7 +810,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     resizableBarBarsMib: [16384, 2, 1],
     functions: [{ fn: 1, kind: "audio" }],
     quirks: {},
-    sources: ["https://pci-ids.ucw.cz/read/PC/1002/747e"],
+    sources: [AMD_BARS, "https://pci-ids.ucw.cz/read/PC/1002/747e"],
     unverified: `BARs 256M/2M/1M as Navi 31 (geerlingguy #503); reset behaviour unknown; Resizable BAR layout (16 GB): ${REBAR_RULE}`,
   },
   {
@@ -816,6 +826,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     functions: [{ fn: 1, kind: "audio", deviceId: "ab30" }],
     quirks: { resetBug: true },
     sources: [
+      AMD_BARS,
       `${gh("geerlingguy/raspberry-pi-pcie-devices#503")} (lspci BAR0 256M, BAR2 2M)`,
       `${gh("gnif/vendor-reset#65")}, ${gh("gnif/vendor-reset#97")} (reset bug reports on Navi 31)`,
     ],
@@ -834,7 +845,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     resizableBarBarsMib: [16384, 2, 1],
     functions: [{ fn: 1, kind: "audio" }],
     quirks: {},
-    sources: [`${gh("geerlingguy/raspberry-pi-pcie-devices#741")} (Navi 44 lspci 256M/2M)`],
+    sources: [AMD_BARS, `${gh("geerlingguy/raspberry-pi-pcie-devices#741")} (Navi 44 lspci 256M/2M)`],
     unverified: `reset behaviour unknown; Resizable BAR layout (16 GB): ${REBAR_RULE}`,
   },
   {
@@ -849,7 +860,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     resizableBarBarsMib: [16384, 2, 1],
     functions: [{ fn: 1, kind: "audio", deviceId: "ab40" }],
     quirks: {},
-    sources: ["https://pci-ids.ucw.cz/read/PC/1002/7550"],
+    sources: [AMD_BARS, "https://pci-ids.ucw.cz/read/PC/1002/7550"],
     unverified: `BARs 256M/2M/1M as Navi 44 (RDNA 4); reset behaviour unknown; Resizable BAR layout (16 GB): ${REBAR_RULE}`,
   },
   {
@@ -864,6 +875,7 @@ export const GPU_CATALOG: readonly GpuModel[] = [
     functions: [{ fn: 1, kind: "audio", deviceId: "aaf8" }],
     quirks: { resetBug: true },
     sources: [
+      AMD_BARS,
       `${gh("geerlingguy/raspberry-pi-pcie-devices#712")} (kernel log of an RX Vega 56: BAR0 256M, BAR2 2M)`,
       `${gh("ROCm/legacy-rocm-build#787")} (register BAR 512K on Vega 10)`,
       VENDOR_RESET,
