@@ -2,6 +2,13 @@
  * Board modes where GPUs are declared: a workstation board's display mode and a consumer board's Resizable BAR, in
  * the construct props and the fleet file, and what they do to the VM's MMIO window on vSphere.
  */
+import { TerraformStack } from "cdktf";
+import { parseFleet } from "../lib/fleet/load";
+import { readInventory } from "../lib/preflight/inventory";
+import { preflightReport } from "../lib/preflight/report";
+import { buildManifest } from "../lib/report/manifest";
+import { FLEET_YAML, intelDesktop, removeHost, writeHost } from "./fixtures/hosts";
+import { vmSettings } from "../lib/report/vm-settings";
 import { fleetProblems } from "./fleet-helpers";
 import { newHost, newStack, newVm, problemsOf, renderedVm } from "./helpers";
 
@@ -72,6 +79,34 @@ describe("board modes in the construct props", () => {
   });
 });
 
+describe("the report says which rule set the window", () => {
+  const mmioWhy = (model: string) => {
+    const stack = newStack();
+    const host = newHost(stack, [{ address: "0000:17:00.0", model }]);
+    newVm(stack, "vm", host, { gpus: ["0000:17:00.0"] });
+    const vm = buildManifest(stack as TerraformStack).vms[0];
+    return vmSettings(vm).find((s) => s.setting === "mmio");
+  };
+
+  test("the vendor's figure, when it governs", () => {
+    const mmio = mmioWhy("nvidia-v100-16gb");
+    expect(mmio?.value).toBe("64 GB");
+    expect(mmio?.why).toMatch(
+      /^0000:17:00\.0 NVIDIA V100 PCIe 16GB 16\.05 GiB = 16\.05 GiB; the vendor's figure governs: NVIDIA V100 PCIe 16GB needs 64 GB \(NVIDIA AI Enterprise release notes/,
+    );
+    expect(mmio?.why).toContain(
+      "more than the BAR sum: every BAR of every GPU (16.05 GiB) rounded up to a power of two gives 32 GB",
+    );
+  });
+
+  test("the BAR sum otherwise (negative control)", () => {
+    const mmio = mmioWhy("nvidia-v100-32gb");
+    expect(mmio?.value).toBe("64 GB");
+    expect(mmio?.why).toMatch(/^every BAR of every GPU \(.*\) rounded up to a power of two;/);
+    expect(mmio?.why).not.toContain("vendor");
+  });
+});
+
 describe("board modes in the fleet file", () => {
   test.each([
     ['{ address: "0000:0c:00.0", model: nvidia-rtx-a6000, displayMode: display-enabled }'],
@@ -109,5 +144,45 @@ describe("board modes in the fleet file", () => {
     const problems = fleetProblems(fleet('{ address: "0000:3b:00.0", model: nvidia-a31, displayMode: displayless }'));
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^hosts\[0\]\.gpus\[0\]\.model \(line 11\): unknown GPU model "nvidia-a31"/);
+  });
+});
+
+describe("preflight: a GeForce whose BAR1 is larger than the catalog's (Resizable BAR on)", () => {
+  const roots: string[] = [];
+  afterAll(() => roots.forEach(removeHost));
+  /** The Intel desktop fixture with the RTX 3090's BAR1 at 32 GiB, as Resizable BAR sets it. */
+  const rebarOn = () => {
+    const host = intelDesktop({ geforceDriver: "vfio-pci" });
+    const devices = host.devices.map((d) =>
+      d.address === "0000:01:00.0" && d.bars
+        ? { ...d, bars: { ...d.bars, 1: [0x4800000000n, 32n * 1024n * 1024n * 1024n, d.bars[1]![2]] as const } }
+        : d,
+    );
+    const root = writeHost({ ...host, devices });
+    roots.push(root);
+    return readInventory(root);
+  };
+  const desk = (resizableBar?: boolean) => {
+    const yaml = resizableBar
+      ? FLEET_YAML.replace(
+          '{ address: "0000:01:00.0", model: nvidia-rtx-3090 }',
+          '{ address: "0000:01:00.0", model: nvidia-rtx-3090, resizableBar: true }',
+        )
+      : FLEET_YAML;
+    const host = parseFleet(yaml).hosts.find((h) => h.name === "kvm-desk-01");
+    if (!host) throw new Error("fixture fleet lacks kvm-desk-01");
+    return host;
+  };
+
+  test("declared with Resizable BAR off, the host's BAR is flagged and the fix is the resizableBar flag", () => {
+    const larger = preflightReport(rebarOn(), desk()).findings.filter((f) => f.code === "bar-larger-than-model");
+    expect(larger.map((f) => f.fix)).toEqual([
+      "set resizableBar: true on this GPU in the fleet file, or turn Resizable BAR off in the BIOS",
+    ]);
+  });
+
+  test("declared with resizableBar: true, the catalog matches the host and nothing is flagged", () => {
+    const larger = preflightReport(rebarOn(), desk(true)).findings.filter((f) => f.code === "bar-larger-than-model");
+    expect(larger).toEqual([]);
   });
 });
