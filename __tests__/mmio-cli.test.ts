@@ -242,7 +242,12 @@ describe("mmio --vmware-log: ESXi's power-on failure line", () => {
     expect(out).toContain(`64-bit MMIO window: ${gb} GB (from the pages ESXi needed; the log has no BAR lines).`);
     expect(out).toContain(`  pciPassthru.64bitMMIOSizeGB = "${gb}"`);
     const json = JSON.parse((await cli("mmio", "--vmware-log", file, "--json")).out);
-    expect(json).toMatchObject({ sizeGb: gb, inputs: [], pagesNeeded: { neededPages: pages, windowGb: gb } });
+    expect(json).toMatchObject({
+      sizeGb: gb,
+      rule: "esxi-pages",
+      inputs: [],
+      pagesNeeded: { neededPages: pages, windowGb: gb },
+    });
   });
 
   test("the last failure line counts (the VM was powered on again after a change)", async () => {
@@ -321,4 +326,19 @@ describe("mmio: which rule governed, and board modes", () => {
     expect(err).toContain(message);
     expect(err.trim().split("\n")).toHaveLength(1);
   });
+});
+
+test("mmio --vmware-log: ESXi's page count wins over BAR lines that add up to less", async () => {
+  const file = rawLog("partial.log", [
+    `${ESXI7("03:04:15.402")}PCIPassthru: Device 0000:09:00.0 barIndex 0 type 2 realaddr 0xfa000000 size 16777216 flags 0`,
+    `${ESXI7("03:04:15.771")}PCIPassthru: total number of pages needed (4206594) exceeds limit (917504), failing`,
+  ]);
+  const json = JSON.parse((await cli("mmio", "--vmware-log", file, "--json")).out);
+  expect(json).toMatchObject({ needs64BitMmio: true, sizeGb: 32, totalMib: 16, rule: "esxi-pages" });
+  expect(json.ruleWhy).toMatch(
+    /the window that holds them is 32 GB \(GiB rounded up to a power of two\): more than the BAR lines give/,
+  );
+  expect(json.extraConfig).toEqual({ "pciPassthru.use64bitMMIO": "TRUE", "pciPassthru.64bitMMIOSizeGB": "32" });
+  const { out } = await cli("mmio", "--vmware-log", file);
+  expect(out).toContain("64-bit MMIO window: 32 GB (from the pages ESXi needed, more than the BAR lines give).");
 });

@@ -29,8 +29,11 @@ export interface MmioInput {
   readonly model: Pick<GpuModel, "name" | "barsMib"> & Partial<Pick<GpuModel, "vendorMmio">>;
 }
 
-/** Which rule set the window: VMware's BAR sum, the GPU vendor's published figure, or the user's override. */
-export type MmioRule = "none" | "bar-sum" | "vendor-table" | "override";
+/**
+ * Which rule set the window: VMware's BAR sum, the GPU vendor's published figure, the user's override, or the pages
+ * ESXi said it needed (`mmio --vmware-log`).
+ */
+export type MmioRule = "none" | "bar-sum" | "vendor-table" | "override" | "esxi-pages";
 
 export interface MmioRequirement {
   /** Whether any GPU maps more than 16 GB, which needs `pciPassthru.use64bitMMIO` and EFI. */

@@ -57,7 +57,18 @@ export function runMmio(gpus: readonly string[], opts: MmioOptions, io: CliIo): 
   const { rows, pages } = opts.vmwareLog
     ? fromVmwareLog(opts.vmwareLog)
     : { rows: fromModels(gpus, boardConfig(opts)), pages: undefined };
-  const req = requiredMmio(rows.map((r) => r.input));
+  const fromBars = requiredMmio(rows.map((r) => r.input));
+  // ESXi's own count wins when the BAR lines add up to less (a log cut to some lines, a device without BAR lines).
+  const req =
+    pages && pages.windowGb > fromBars.sizeGb
+      ? {
+          ...fromBars,
+          needs64BitMmio: true,
+          sizeGb: pages.windowGb,
+          rule: "esxi-pages" as const,
+          ruleWhy: `${pagesWhy(pages)}: more than the BAR lines give (${fromBars.ruleWhy})`,
+        }
+      : fromBars;
   if (opts.json) {
     const source = opts.vmwareLog ? "vmware.log" : "catalog";
     const extraConfig = mmioExtraConfig(rows.length ? req : fromPages(pages as PagesNeeded));
@@ -86,7 +97,7 @@ function fromPages(pages: PagesNeeded): MmioRequirement {
     totalMib: pages.neededMib,
     sizeGb: pages.windowGb,
     overridden: false,
-    rule: "bar-sum",
+    rule: "esxi-pages",
     ruleWhy: pagesWhy(pages),
     inputs: [],
   };
@@ -224,7 +235,9 @@ function formatMmio(rows: readonly Row[], req: MmioRequirement, pages?: PagesNee
       "EFI firmware and a 64-bit MMIO window needed).",
     req.rule === "vendor-table"
       ? `64-bit MMIO window: ${req.sizeGb} GB (the vendor's figure, larger than the BAR sum).`
-      : `64-bit MMIO window: ${req.sizeGb} GB (the sum rounded up to a power of two).`,
+      : req.rule === "esxi-pages"
+        ? `64-bit MMIO window: ${req.sizeGb} GB (from the pages ESXi needed, more than the BAR lines give).`
+        : `64-bit MMIO window: ${req.sizeGb} GB (the sum rounded up to a power of two).`,
     `Rule: ${req.ruleWhy}.`,
     "",
     "vSphere extra_config (VM Options > Advanced > Configuration Parameters):",

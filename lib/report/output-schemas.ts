@@ -31,7 +31,7 @@ const mmioSchema = z.looseObject({
   totalMib: z.number(),
   sizeGb: z.number(),
   overridden: z.boolean(),
-  rule: z.enum(["none", "bar-sum", "vendor-table", "override"]).optional(),
+  rule: z.enum(["none", "bar-sum", "vendor-table", "override", "esxi-pages"]).optional(),
   ruleWhy: z.string().optional(),
   inputs: z.array(z.looseObject({ gpu: z.string(), model: z.string(), mappedMib: z.number() })),
 });
