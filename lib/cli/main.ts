@@ -94,9 +94,10 @@ function defineMmio(program: Command, io: CliIo, setExit: SetExit): void {
     .command("mmio")
     .summary("compute a VM's 64-bit MMIO window from GPU models or a vmware.log")
     .description(
-      "Sums every BAR of every GPU passed to one VM and rounds up to a power of two (VMware's rule), then prints the " +
-        "extra_config lines to set. The GPUs come from catalog models with counts, or from a VM's vmware.log (the " +
-        '"PCIPassthru: Device ... size ..." lines ESXi writes at power-on).',
+      "Sums every BAR of every GPU passed to one VM and rounds up to a power of two (VMware's rule), never below the " +
+        "GPU vendor's published figure, says which rule governed, then prints the extra_config lines to set. The GPUs " +
+        'come from catalog models with counts, or from a VM\'s vmware.log (the "PCIPassthru: Device ... size ..." ' +
+        'lines ESXi writes at power-on, and its "total number of pages needed (N) exceeds limit (M)" failure line).',
     )
     .argument(
       "[gpus...]",
