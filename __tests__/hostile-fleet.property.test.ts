@@ -86,6 +86,7 @@ const BASE_FLEET = {
       gpus: [
         { address: "0000:3b:00.0", model: "nvidia-a100-80gb", role: "guest" },
         { address: "0000:5e:00.0", model: "nvidia-a100-80gb" },
+        { address: "0000:86:00.0", model: "nvidia-rtx-a6000", displayMode: "display-enabled" },
       ],
     },
     {
