@@ -208,4 +208,25 @@ describe("the built command (dist/lib/cli/main.js)", () => {
     expect(usage.status).toBe(2);
     expect(usage.stderr.trim().split("\n")).toHaveLength(1);
   });
+
+  test("a reader that stops early (`| head -1`) ends the command quietly, with its exit code", () => {
+    // A shell pipeline as users write it; the catalog as JSON (80 KB) is longer than a pipe holds (64 KB).
+    const r = spawnSync(
+      "bash",
+      ["-c", `"${process.execPath}" "${mainJs}" catalog --json | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`],
+      { encoding: "utf8" },
+    );
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("0");
+    // Negative control: the same pipeline without the handler prints Node's EPIPE trace.
+    const raw = spawnSync(
+      "sh",
+      [
+        "-c",
+        `"${process.execPath}" -e 'for (let i = 0; i < 1e5; i++) process.stdout.write("row " + i + "\\n")' | head -1 >/dev/null`,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(raw.stderr).toContain("EPIPE");
+  });
 });

@@ -697,6 +697,7 @@ function benchCommands(outdir: string): void {
   const commands: [string, string[], number[]][] = [
     ["--help", ["--help"], [0]],
     ["mmio nvidia-a30", ["mmio", "nvidia-a30"], [0]],
+    ["catalog", ["catalog"], [0]],
     ["preflight", ["preflight", "--root", host], [0, 1]],
     ["preflight --fleet", ["preflight", "--root", host, "--fleet", fleetFile, "--host", "kvm-gpu-01"], [0, 1]],
     ["discover", ["discover", "--root", host, "--site", "lab"], [0]],

@@ -194,6 +194,11 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
 }
 
 if (require.main === module) {
+  // A reader that stops early (`| head`) closes the pipe: the output is not wanted any more, which is no error.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(process.exitCode ?? EXIT.ok);
+  });
   void runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
