@@ -19,7 +19,16 @@ export { GpuLedger } from "./allocation";
 export type { GpuClaim, GpuAllocation } from "./allocation";
 export { PciAddress, PciAddressError } from "./pci/address";
 export { mappedMib, formatMib, configureModel } from "./gpu/model";
-export type { GpuModel, GpuFunction, GpuQuirks, CustomGpuModel, DisplayMode } from "./gpu/model";
+export type {
+  GpuModel,
+  GpuFunction,
+  GpuQuirks,
+  CustomGpuModel,
+  DisplayMode,
+  BoardConfig,
+  VendorMmio,
+  OtherDeviceId,
+} from "./gpu/model";
 export { GPU_CATALOG, NVIDIA_MMIO_TABLE, catalogModel, catalogModelIds } from "./gpu/catalog";
 export { resolveGpuModel } from "./gpu/resolve";
 export { requiredMmio, withOverride, nextPowerOfTwo, isPowerOfTwo, LARGE_BAR_THRESHOLD_MIB, isLargeBar } from "./mmio";
