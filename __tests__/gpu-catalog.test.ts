@@ -320,7 +320,8 @@ C 03  Display controller
     ]);
   });
 
-  (existsSync(PCI_IDS) ? test : test.skip)(`every catalog id and name agrees with ${PCI_IDS}`, () => {
+  // Skipped on a developer's machine without the file; CI installs it (scripts/test-tools.sh), so there it must run.
+  (existsSync(PCI_IDS) || process.env.CI ? test : test.skip)(`every catalog id and name agrees with ${PCI_IDS}`, () => {
     const text = readFileSync(PCI_IDS, "utf8");
     expect(pciIdsDate(text)).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     // Ids the file lists are checked by name, whatever its age: most of the catalog is older than any copy.
