@@ -12,8 +12,13 @@
  * requiring 64 GB or more of MMIO space"). Where it is larger than the BAR sum gives (one V100 16GB: the sum gives
  * 32, NVIDIA says 64), the vendor's figure governs, and the requirement says so. The figure is per GPU: a VM with
  * several gets at least the largest figure, and the BAR sum of all of them when that is larger.
+ *
+ * The sum counts the gaps the firmware leaves: each GPU's BARs share one bridge window aligned to its largest BAR
+ * (lib/mmio-placement.ts), so three A100 80GB take 640 GiB, not the 384 GiB their BARs add up to, and need 1024 GB
+ * (the lab booted them in OVMF: with 512 GB the third GPU's BAR1 stays unassigned).
  */
 import { GpuModel, formatMib, mappedMib } from "./gpu/model";
+import { placedMib } from "./mmio-placement";
 
 /** A device mapping more than this needs the 64-bit MMIO settings and EFI firmware (VMware: "more than 16GB"). */
 export const LARGE_BAR_THRESHOLD_MIB = 16 * 1024;
@@ -81,11 +86,17 @@ export function requiredMmio(gpus: readonly MmioInput[]): MmioRequirement {
       inputs,
     };
   }
-  const sumGb = nextPowerOfTwo(Math.max(1, Math.ceil(totalMib / 1024)));
+  // The BARs as the firmware places them: each GPU's window aligned to its largest BAR (lib/mmio-placement.ts).
+  const placed = Math.max(totalMib, placedMib(gpus.map((g) => g.model)));
+  const sumGb = nextPowerOfTwo(Math.max(1, Math.ceil(placed / 1024)));
   // The vendor sizes one GPU: its figure is a floor, not a term to add up (VMware's two 16 GB-BAR GPUs fit in 64 GB,
   // the BAR sum, whatever one GPU's figure is). So the largest figure of the VM's GPUs.
   const vendorGb = Math.max(0, ...listed.map((g) => g.model.vendorMmio?.sizeGb ?? 0));
-  const sumWhy = `every BAR of every GPU (${formatMib(totalMib)}) rounded up to a power of two gives ${sumGb} GB`;
+  const gaps =
+    placed > totalMib
+      ? `; ${formatMib(placed)} once each GPU's window is aligned to its largest BAR, as the firmware places them`
+      : "";
+  const sumWhy = `every BAR of every GPU (${formatMib(totalMib)}${gaps}) rounded up to a power of two gives ${sumGb} GB`;
   if (vendorGb > sumGb) {
     const top = listed.filter((g) => g.model.vendorMmio?.sizeGb === vendorGb);
     const names = [...new Set(top.map((g) => g.model.name))].join(", ");

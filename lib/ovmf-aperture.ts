@@ -27,3 +27,23 @@ export function ovmfApertureMib(args: readonly string[]): number | undefined {
   }
   return undefined;
 }
+
+/** Guest RAM below 4 GiB on q35 (QEMU's pc_q35_init): all of it up to 2.75 GiB, otherwise 2 GiB; the rest is above. */
+function q35RamTopMib(memoryMib: number): number {
+  const below = memoryMib >= 2816 ? 2048 : memoryMib;
+  return 4096 + memoryMib - below;
+}
+
+/**
+ * The physical address bits the guest CPU needs to reach OVMF's aperture of `sizeGb`. OVMF (edk2-stable202211, Debian
+ * 12) starts it after the RAM above 4 GiB, aligned to its own size, and never checks its end against the CPU's width:
+ * where it ends beyond 2^bits the firmware faults as soon as it touches a BAR there (the lab measured it: 512 GiB of
+ * RAM and a 512 GB aperture on a 40-bit Intel CPU). OVMF uses the aperture where it distrusts the CPU's width (Intel,
+ * 40 bits or fewer); elsewhere it sizes its window itself, unless the aperture is the larger. With host-passthrough the
+ * guest has the host's width: `grep 'address sizes' /proc/cpuinfo` on the host.
+ */
+export function ovmfApertureMinPhysBits(memoryMib: number, sizeGb: number): number {
+  const apertureMib = sizeGb * 1024;
+  const endMib = Math.ceil(q35RamTopMib(memoryMib) / apertureMib) * apertureMib + apertureMib;
+  return 20 + Math.ceil(Math.log2(endMib));
+}

@@ -19,7 +19,7 @@ import { HostDistro, OvmfPaths, ovmfPaths } from "./distro";
 import { KVM_LIMITS } from "./limits";
 import { domainXml } from "./domain-xml";
 import { CpuVendor, HostPrepPlan, hostPrepPlan, hostPrepScript } from "./host-prep";
-import { RenderedDomain, renderDomain } from "./render-domain";
+import { RenderedDomain, apertureSettings, renderDomain } from "./render-domain";
 import { LibvirtVmOptions } from "./vm-options";
 import { libvirtHostProblems, libvirtVmProblems, missingOptionsProblem, unrenderedDomainProblems } from "./vm-rules";
 
@@ -176,6 +176,7 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
     return {
       resource: domain,
       finalize: rendered.finalize,
+      settings: () => apertureSettings(vm),
       validate: () =>
         options
           ? [...libvirtVmProblems(vm, opts, this.iommuGroups), ...unrenderedDomainProblems(vm, domain)]

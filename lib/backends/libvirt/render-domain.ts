@@ -10,7 +10,8 @@ import type { CloudinitDisk } from "../../../.gen/providers/libvirt/cloudinit-di
 import type { Domain, DomainConfig, DomainDevicesHostdevs } from "../../../.gen/providers/libvirt/domain";
 import type { Volume } from "../../../.gen/providers/libvirt/volume";
 import type { HostGpu } from "../../host";
-import { ovmfApertureArgs } from "../../ovmf-aperture";
+import type { VmBackendSetting } from "../backend";
+import { ovmfApertureArgs, ovmfApertureMinPhysBits } from "../../ovmf-aperture";
 import { PciAddress } from "../../pci/address";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
@@ -115,6 +116,26 @@ export function gpuDependentDomain(vm: GpuPassthroughVm, opts: LibvirtVmOptions)
     hostdevs: [...pciHostdevs(derived.gpus, opts.gpuRom), ...usb],
     qemuCommandline: mmioArgs.length ? { args: mmioArgs.map((value) => ({ value })) } : undefined,
   };
+}
+
+/**
+ * The host CPU's address width the VM needs (host-passthrough gives the guest the host's): OVMF starts the aperture
+ * after the guest RAM, aligned to its size, and faults when it ends beyond the CPU's reach (lib/ovmf-aperture.ts).
+ */
+export function apertureSettings(vm: GpuPassthroughVm): VmBackendSetting[] {
+  const { mmio } = vm.derived;
+  if (!mmio.needs64BitMmio || vm.firmware !== "efi") return [];
+  const bits = ovmfApertureMinPhysBits(vm.memoryMib, mmio.sizeGb);
+  return [
+    {
+      setting: "host CPU address width",
+      value: `at least ${bits} physical address bits`,
+      why:
+        `OVMF places the ${mmio.sizeGb} GB aperture after the ${vm.memoryMib / 1024} GiB of RAM, aligned to its size: ` +
+        `it ends below 2^${bits}; on an Intel CPU with fewer bits (grep 'address sizes' /proc/cpuinfo on the host) the ` +
+        `firmware uses that aperture and faults`,
+    },
+  ];
 }
 
 /**
