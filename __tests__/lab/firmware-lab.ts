@@ -212,6 +212,15 @@ export function defineWithStandIns(
   });
   if (gpus.length) {
     xml = replaceOnce(xml, /(\s*)<\/devices>/, `\n${ports.join("\n")}$1</devices>`, "devices");
+    // libvirt writes the namespace only while the domain has QEMU arguments: a domain without them gets it here.
+    if (!xml.includes("xmlns:qemu=")) {
+      xml = replaceOnce(
+        xml,
+        /<domain type=(['"])qemu\1/,
+        `<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'`,
+        "domain element",
+      );
+    }
     const qemuArgs = args.map((a) => `    <qemu:arg value='${a}'/>`).join("\n");
     xml = /<qemu:commandline>/.test(xml)
       ? xml.replace(/\s*<\/qemu:commandline>/, `\n${qemuArgs}\n  </qemu:commandline>`)
@@ -219,6 +228,11 @@ export function defineWithStandIns(
     writeFileSync(file, xml);
     const again = virsh("define", file);
     if (again.status !== 0) throw new Error(`libvirtd refuses ${name} with its stand-ins: ${again.stderr}\n${xml}`);
+    const stored = virsh("dumpxml", "--inactive", name).stdout;
+    const kept = stored.split("pci-testdev").length - 1;
+    if (kept !== standIns.length) {
+      throw new Error(`libvirtd kept ${kept} of ${name}'s ${standIns.length} stand-ins:\n${stored}`);
+    }
   }
   return { name, xml, standIns, substituted: base.substituted };
 }

@@ -7,6 +7,7 @@
 # lab's tests run the TypeScript sources through ts-jest.
 #
 #   GPU_PASSTHROUGH_LAB_CACHE   cache root, default ~/.cache/cdktf-gpu-passthrough/lab (outside the repository)
+#   GPU_PASSTHROUGH_LAB_TESTS   the test files, default __tests__/lab (one tier: __tests__/lab/firmware.test.ts)
 set -eu
 cd "$(dirname "$0")/../.."
 
@@ -48,4 +49,4 @@ done
 sh scripts/libvirtd.sh >&2
 
 progress "jest __tests__/lab"
-exec npx jest --runInBand __tests__/lab "$@"
+exec npx jest --runInBand ${GPU_PASSTHROUGH_LAB_TESTS:-__tests__/lab} "$@"
