@@ -115,6 +115,11 @@ describe("declared IOMMU groups against the host's", () => {
     expect(f.fix).toContain(`add { id: 1, devices: ["0000:01:00.0", "0000:01:00.1"], bridges: ["0000:00:01.0"] }`);
   });
 
+  test("a group declared without a member is reported once, as a mismatch, not also as undeclared", () => {
+    const report = desk(`[{ id: 1, devices: ["0000:01:00.0"], bridges: ["0000:00:01.0"] }]`);
+    expect(groupFindings(report).map((f) => f.code)).toEqual(["iommu-group-mismatch"]);
+  });
+
   test("a chipset group declared as the GPU alone names every device the host also has in it", () => {
     const host = fleetWith(
       "kvm-ryzen-01",

@@ -65,9 +65,12 @@ export function declaredGroupFindings(
     groupFindings(`${declared.field}[${i}]`, group, real, byAddress, homeOf),
   );
 
-  const declaredMembers = new Set(declared.groups.flatMap((g) => [...g.devices, ...(g.bridges ?? [])].map(canonical)));
+  // A real group counts as declared when a declared group has its number or one of its members (a declaration that
+  // differs is reported above, not again here).
+  const declaredMembers = declared.groups.flatMap((g) => [...g.devices, ...(g.bridges ?? [])].map(canonical));
+  const covered = new Set([...declared.groups.map((g) => g.id), ...declaredMembers.map((a) => homeOf.get(a))]);
   const undeclared = [
-    ...new Set(guestFunctions.filter((f) => !declaredMembers.has(f.address)).map((f) => homeOf.get(f.address))),
+    ...new Set(guestFunctions.map((f) => homeOf.get(f.address)).filter((id) => id !== undefined && !covered.has(id))),
   ];
   for (const id of undeclared) {
     const group = real.find((g) => g.id === id);
