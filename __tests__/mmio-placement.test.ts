@@ -7,6 +7,7 @@ import { GpuModel } from "../lib/gpu/model";
 import { requiredMmio } from "../lib/mmio";
 import { placedMib } from "../lib/mmio-placement";
 import { ovmfApertureMinPhysBits } from "../lib/ovmf-aperture";
+import { newKvmHost, newKvmStack, newKvmVm } from "./libvirt-helpers";
 
 function model(id: string): GpuModel {
   const m = catalogModel(id);
@@ -49,5 +50,33 @@ describe("MMIO window with the firmware's alignment gaps", () => {
     expect(ovmfApertureMinPhysBits(64 * GIB, 1024)).toBe(41);
     // Under 2.75 GiB of RAM q35 keeps it all below 4 GiB.
     expect(ovmfApertureMinPhysBits(2 * GIB, 64)).toBe(37);
+  });
+
+  test("a KVM VM with a large-BAR GPU states the host address width it needs; one without states none", () => {
+    const stack = newKvmStack();
+    const host = newKvmHost(
+      stack,
+      [
+        { address: "0000:b1:00.0", model: "nvidia-a100-80gb" },
+        { address: "0000:ca:00.0", model: "nvidia-a100-80gb" },
+        { address: "0000:65:00.0", model: "nvidia-t4" },
+      ],
+      {
+        cpuVendor: "intel",
+        iommuGroups: [
+          { id: 71, devices: ["0000:b1:00.0"] },
+          { id: 83, devices: ["0000:ca:00.0"] },
+          { id: 60, devices: ["0000:65:00.0"] },
+        ],
+      },
+      "kvm-01",
+    );
+    const big = newKvmVm(stack, "train", host, { gpus: ["0000:b1:00.0", "0000:ca:00.0"], memoryGib: 512 });
+    const small = newKvmVm(stack, "infer", host, { gpus: ["0000:65:00.0"] });
+    expect(big.backendSettings).toEqual([
+      expect.objectContaining({ setting: "host CPU address width", value: "at least 41 physical address bits" }),
+    ]);
+    expect(big.backendSettings[0].why).toContain("512 GB aperture after the 512 GiB of RAM");
+    expect(small.backendSettings).toEqual([]);
   });
 });
