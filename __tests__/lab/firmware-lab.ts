@@ -136,10 +136,11 @@ export function labBase(
     "pool volumes → empty raw disk and empty CD-ROM tray; network → user-mode (same devices, same buses)",
   );
 
-  const hostdevs = (xml.match(/<hostdev [\s\S]*?<\/hostdev>/g) ?? []).length;
+  const hostdevs = xml.match(/<hostdev [\s\S]*?<\/hostdev>/g) ?? [];
+  const pci = hostdevs.filter((h) => h.includes('type="pci"')).length;
   xml = xml.replace(/\s*<hostdev [\s\S]*?<\/hostdev>/g, "");
-  if (hostdevs)
-    substituted.push(`${hostdevs} hostdev(s) → pci-testdev stand-ins, one 64-bit prefetchable membar per BAR`);
+  if (pci) substituted.push(`${pci} PCI hostdev(s) → pci-testdev stand-ins of function 0's BARs, one membar per BAR`);
+  if (hostdevs.length > pci) substituted.push(`${hostdevs.length - pci} USB hostdev(s) dropped (no such device here)`);
 
   const serial = join(dir, `${name}.serial`);
   writeFileSync(serial, "");
