@@ -20,7 +20,7 @@
  * and declares one the catalog lacks as a custom model by its ids and BAR sizes, as `discover` prints it.
  */
 import { ChildProcess, execFileSync, spawn } from "child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "fs";
 import { join, resolve } from "path";
 
 export const LAB_ENABLED = !!process.env.GPU_PASSTHROUGH_LAB;
@@ -110,7 +110,16 @@ export class LabHost {
       "-device", "pci-bridge,id=br1,chassis_nr=1,addr=0x11",
       "-device", "bochs-display,bus=br1,addr=0x1",
       "-device", "e1000,bus=br1,addr=0x2",
-    ], { stdio: ["ignore", consoleLog, consoleLog] });
+    ], { stdio: ["ignore", "pipe", "pipe"] });
+    // The console to a file, and the job's step lines (lab-job.service and the job's step()) to stderr as they come.
+    let partial = "";
+    qemu.stdout?.on("data", (chunk: Buffer) => {
+      writeSync(consoleLog, chunk);
+      const lines = (partial + chunk.toString("utf8")).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) if (line.startsWith("lab-job: ")) progress(`${name}: ${line.slice(9).trim()}`);
+    });
+    qemu.stderr?.on("data", (chunk: Buffer) => writeSync(consoleLog, chunk));
     const exited = waitExit(qemu, opts.timeoutS * 1000);
     try {
       await Promise.race([opts.during?.(jobDir) ?? Promise.resolve(), exited]);
@@ -165,7 +174,7 @@ export function jobPrelude(): string {
     "set -u",
     `export NODE_PATH=/host${REPO}/node_modules`,
     `cli() { /host${process.execPath} ${cli} "$@"; }`,
-    'step() { echo "lab-job: $*" >/dev/console; }',
+    'step() { echo "lab-job: $(cut -d" " -f1 /proc/uptime) s: $*" >/dev/console; }',
     // Each command's output and exit code, as files the test reads: run NAME COMMAND...
     'run() { n=$1; shift; "$@" >/lab/$n.out 2>/lab/$n.err; echo $? >/lab/$n.rc; }',
     'drivers() { for d in /sys/bus/pci/devices/*; do echo "$(basename $d) $(basename "$(readlink $d/driver)" 2>/dev/null)"; done; }',
