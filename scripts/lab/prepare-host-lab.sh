@@ -77,7 +77,10 @@ debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" >"$work/debootstrap.log
 say "installing $(echo $PACKAGES | wc -w) packages and their dependencies in the root"
 mount -t proc proc "$root/proc"
 mount --bind /sys "$root/sys"
-mount --bind /dev "$root/dev"
+# The root's own /dev (debootstrap made its nodes) with a private devpts: with this machine's /dev bound in, package
+# scripts re-owned its /dev/kvm to the root's kvm group id (this machine's ssl-cert), and libvirtd then probed QEMU again
+# on every define.
+mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts"
 # No daemon may start inside the chroot.
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod +x "$root/usr/sbin/policy-rc.d"
@@ -88,7 +91,7 @@ chroot "$root" sh -c "apt-get update -qq && apt-get install -y -qq --no-install-
   exit 1
 }
 rm -f "$root/usr/sbin/policy-rc.d"
-for m in dev sys proc; do umount "$root/$m"; done
+for m in dev/pts sys proc; do umount "$root/$m"; done
 
 say "configuring the lab host"
 echo lab-host >"$root/etc/hostname"
