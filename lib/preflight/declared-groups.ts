@@ -5,21 +5,15 @@
  * that judgement wrong, so each difference is reported with the host's group to paste instead.
  */
 import { PciAddress } from "../pci/address";
+import type { IommuGroupProps } from "../pci/iommu";
 import { Finding } from "./checks";
 import { HostDevice, HostInventory, describeDevice } from "./inventory";
 import { isBridge } from "./pci-class";
 
-/** One declared group, addresses as the fleet gives them (parsed or text). */
-export interface DeclaredGroup {
-  readonly id: number;
-  readonly devices: readonly (string | PciAddress)[];
-  readonly bridges?: readonly (string | PciAddress)[];
-}
-
 /** Where an entry declares its groups (`libvirt.iommuGroups`), and the groups. */
 export interface DeclaredGroups {
   readonly field: string;
-  readonly groups: readonly DeclaredGroup[];
+  readonly groups: readonly IommuGroupProps[];
 }
 
 /** The host entry's declared groups, under whichever hypervisor block holds them; undefined when it has none. */
@@ -27,7 +21,7 @@ export function declaredGroupsOf(host: Readonly<Record<string, unknown>>): Decla
   for (const [key, value] of Object.entries(host)) {
     const groups = (value as { iommuGroups?: unknown } | null)?.iommuGroups;
     if (typeof value === "object" && Array.isArray(groups)) {
-      return { field: `${key}.iommuGroups`, groups: groups as DeclaredGroup[] };
+      return { field: `${key}.iommuGroups`, groups: groups as IommuGroupProps[] };
     }
   }
   return undefined;
@@ -91,7 +85,7 @@ export function declaredGroupFindings(
 
 function groupFindings(
   subject: string,
-  group: DeclaredGroup,
+  group: IommuGroupProps,
   real: readonly RealGroup[],
   byAddress: ReadonlyMap<string, HostDevice>,
   homeOf: ReadonlyMap<string, number>,
