@@ -44,4 +44,13 @@ describe("PciAddress", () => {
       .map(String);
     expect(sorted).toEqual(["0000:3b:00.0", "0000:3b:00.1", "0000:af:00.0", "0001:00:00.0"]);
   });
+
+  test("an address printed and one not stay equal, as data and as JSON", () => {
+    const [a, b] = [PciAddress.parse("3b:00.1"), PciAddress.parse("0000:3b:00.1")];
+    expect(String(a)).toBe("0000:3b:00.1");
+    expect(a.deviceKey).toBe("0000:3b:00");
+    expect(a).toEqual(b);
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(JSON.parse(JSON.stringify(a))).toEqual({ domain: 0, bus: 0x3b, slot: 0, fn: 1 });
+  });
 });
