@@ -1,7 +1,6 @@
 import { catalogModel } from "../lib/gpu/catalog";
 import { GpuModel } from "../lib/gpu/model";
-import { isPowerOfTwo, nextPowerOfTwo, requiredMmio, withOverride } from "../lib/mmio";
-import { placedMib } from "../lib/mmio-placement";
+import { isPowerOfTwo, nextPowerOfTwo, placedMib, requiredMmio, withOverride } from "../lib/mmio";
 import { ovmfApertureMinPhysBits } from "../lib/ovmf-aperture";
 import { newKvmHost, newKvmStack, newKvmVm } from "./libvirt-helpers";
 

@@ -14,11 +14,10 @@
  * several gets at least the largest figure, and the BAR sum of all of them when that is larger.
  *
  * The sum counts the gaps the firmware leaves: each GPU's BARs share one bridge window aligned to its largest BAR
- * (lib/mmio-placement.ts), so three A100 80GB take 640 GiB, not the 384 GiB their BARs add up to, and need 1024 GB
+ * ({@link placedMib}), so three A100 80GB take 640 GiB, not the 384 GiB their BARs add up to, and need 1024 GB
  * (the lab booted them in OVMF: with 512 GB the third GPU's BAR1 stays unassigned).
  */
 import { GpuModel, formatMib, mappedMib } from "./gpu/model";
-import { placedMib } from "./mmio-placement";
 
 /** A device mapping more than this needs the 64-bit MMIO settings and EFI firmware (VMware: "more than 16GB"). */
 export const LARGE_BAR_THRESHOLD_MIB = 16 * 1024;
@@ -68,6 +67,28 @@ export function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && nextPowerOfTwo(n) === n;
 }
 
+/**
+ * How much of the 64-bit window a VM's GPUs take once the guest firmware has placed them, not only what their BARs
+ * add up to. Each passed GPU sits behind a PCIe root port of its own (libvirt on q35; Proxmox VE's pcie=1), whose
+ * prefetchable window holds all of that GPU's BARs in one piece and is aligned to its largest BAR (a BAR is aligned to
+ * its size). The firmware lays the windows out largest alignment first (edk2's PciBus: each at the next multiple of
+ * its alignment), so the gaps count: three A100 80GB (128 GiB BAR1 + 48 MiB each) end at 640 GiB, beyond the 512 GB
+ * their BAR sum rounds up to, and OVMF then leaves a GPU unassigned (measured: __tests__/lab/firmware.test.ts).
+ * For one GPU, and for two or four equal ones, this is the BAR sum. Returns where the last GPU's window ends, in MiB
+ * from the start of the window.
+ */
+export function placedMib(models: readonly Pick<GpuModel, "barsMib">[]): number {
+  const windows = models
+    .map((m) => ({
+      size: m.barsMib.reduce((sum, bar) => sum + bar, 0),
+      align: Math.max(1, ...m.barsMib.map((bar) => nextPowerOfTwo(bar))),
+    }))
+    .sort((a, b) => b.align - a.align);
+  let end = 0;
+  for (const w of windows) end = Math.ceil(end / w.align) * w.align + w.size;
+  return end;
+}
+
 /** The MMIO window the computed rules give for these GPUs (no override): the BAR sum, never below the vendor's figure. */
 export function requiredMmio(gpus: readonly MmioInput[]): MmioRequirement {
   const inputs = gpus.map((g) => ({ gpu: g.gpu, model: g.model.name, mappedMib: mappedMib(g.model) }));
@@ -86,7 +107,7 @@ export function requiredMmio(gpus: readonly MmioInput[]): MmioRequirement {
       inputs,
     };
   }
-  // The BARs as the firmware places them: each GPU's window aligned to its largest BAR (lib/mmio-placement.ts).
+  // The BARs as the firmware places them: each GPU's window aligned to its largest BAR ({@link placedMib}).
   const placed = Math.max(totalMib, placedMib(gpus.map((g) => g.model)));
   const sumGb = nextPowerOfTwo(Math.max(1, Math.ceil(placed / 1024)));
   // The vendor sizes one GPU: its figure is a floor, not a term to add up (VMware's two 16 GB-BAR GPUs fit in 64 GB,

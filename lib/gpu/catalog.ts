@@ -1,3 +1,4 @@
+import { nextPowerOfTwo } from "../mmio";
 import { GpuModel } from "./model";
 
 /*
@@ -953,7 +954,7 @@ function blackwellGeForce(): GpuModel[] {
     deviceId,
     pciName,
     barsMib: [64, 256, 32],
-    resizableBarBarsMib: [64, nextPowerOfTwoGib(vramGb) * 1024, 32],
+    resizableBarBarsMib: [64, nextPowerOfTwo(vramGb) * 1024, 32],
     functions: [{ fn: 1, kind: "audio", deviceId: audio }],
     quirks: { hideHypervisor: true },
     sources: [`https://pci-ids.ucw.cz/read/PC/10de/${deviceId}`],
@@ -961,12 +962,6 @@ function blackwellGeForce(): GpuModel[] {
       `BARs 64M/256M/32M with ReBAR off as earlier GeForce (BAR0 enlarged for Blackwell); Resizable BAR layout ` +
       `(${vramGb} GB): ${REBAR_RULE}`,
   }));
-}
-
-function nextPowerOfTwoGib(gb: number): number {
-  let p = 1;
-  while (p < gb) p *= 2;
-  return p;
 }
 
 /** The PCI ID Repository page of a device id, for reports and the catalog command. */
