@@ -64,6 +64,18 @@ export interface HostGpuProps {
    * @default - "guest"
    */
   readonly role?: GpuRole;
+  /**
+   * The NUMA node the GPU's PCIe root hangs off (`/sys/bus/pci/devices/<address>/numa_node`; leave it out where that
+   * reads -1): its VM's vCPUs and memory belong on that node.
+   * @default - unknown
+   */
+  readonly numaNode?: number;
+  /**
+   * The host firmware initialised this GPU as its boot display (`/sys/bus/pci/devices/<address>/boot_vga` reads 1):
+   * its ROM is shadowed and the host console is on it, so a guest needs another GPU made primary or a clean vBIOS file.
+   * @default false
+   */
+  readonly bootVga?: boolean;
 }
 
 export interface PassthroughHostProps<B extends HostBinding = HostBinding> {
@@ -89,6 +101,10 @@ export interface HostGpu {
   readonly role: GpuRole;
   /** Every function passed together: function 0 first, then the model's extra functions. Empty when matched. */
   readonly functions: readonly PciAddress[];
+  /** The NUMA node of its PCIe root, when declared. */
+  readonly numaNode?: number;
+  /** The host firmware's boot display. */
+  readonly bootVga: boolean;
 }
 
 /**
@@ -156,6 +172,15 @@ export class PassthroughHost<B extends HostBinding = HostBinding> extends Constr
       const model = resolveGpuModel(d.model, { displayMode: d.displayMode, resizableBar: d.resizableBar });
       if (Array.isArray(model)) model.forEach((message) => this.problems.push({ subject: where, message }));
       const role = d.role ?? "guest";
+      const numaNode = d.numaNode;
+      if (numaNode !== undefined && !(Number.isInteger(numaNode) && numaNode >= 0 && numaNode <= 1023)) {
+        this.problems.push({
+          subject: where,
+          message: `numaNode ${numaNode} must be an integer from 0 to 1023`,
+          fix: "copy it from /sys/bus/pci/devices/<address>/numa_node (gpu-passthrough discover prints it); leave it out where that reads -1",
+        });
+      }
+      const facts = { numaNode, bootVga: d.bootVga === true };
       if ((d.address === undefined) === (d.match === undefined)) {
         this.problems.push({
           subject: where,
@@ -177,7 +202,7 @@ export class PassthroughHost<B extends HostBinding = HostBinding> extends Constr
           });
           return;
         }
-        gpus.push({ key: label, label, match: d.match, model, role, functions: [] });
+        gpus.push({ key: label, label, match: d.match, model, role, functions: [], ...facts });
         return;
       }
       const address = typeof d.address === "string" || !d.address ? PciAddress.tryParse(d.address ?? "") : d.address;
@@ -200,7 +225,7 @@ export class PassthroughHost<B extends HostBinding = HostBinding> extends Constr
         return;
       }
       const functions = [address, ...model.functions.map((f) => address.withFunction(f.fn))];
-      gpus.push({ key: address.deviceKey, label: address.toString(), address, model, role, functions });
+      gpus.push({ key: address.deviceKey, label: address.toString(), address, model, role, functions, ...facts });
     });
     // Addressed GPUs in lspci order, then matched ones in the order declared.
     return gpus.sort((a, b) =>

@@ -134,6 +134,15 @@ const hostGpu = z
       .optional(),
     /** Consumer boards with Resizable BAR on in the host's firmware. @default false */
     resizableBar: z.boolean({ error: () => "must be true or false" }).optional(),
+    /** The NUMA node of the GPU's PCIe root (sysfs numa_node; left out where it reads -1). @default - unknown */
+    numaNode: z
+      .number({ error: () => "must be a NUMA node number (sysfs numa_node)" })
+      .int("must be a whole number (sysfs numa_node)")
+      .min(0, "must be 0 or more: leave numaNode out where sysfs numa_node reads -1")
+      .max(1023)
+      .optional(),
+    /** The host firmware's boot display (sysfs boot_vga reads 1). @default false */
+    bootVga: z.boolean({ error: () => "must be true or false" }).optional(),
   })
   .superRefine((gpu, ctx) => {
     // The model's own problems are reported by its field; here only a setting the board does not have.

@@ -3,11 +3,17 @@
  * VMs' libvirt block. How a site becomes constructs is ./site.ts, loaded only when a fleet has a libvirt site.
  */
 import { z } from "zod";
+import { parseCpuList, parseNumaNodes } from "../../cpu-topology";
 import { absolutePath, checked, cpuVendor, hexId4, iommuGroups, name, text } from "../../fleet/fields";
 import { NAME_LIMITS, documentProblem, hostNameProblem, textProblem } from "../../validation/names";
 import { urlCredentialProblem } from "../../validation/url-credentials";
 import type { FleetFileFragments } from "../plugin";
 import { KVM_LIMITS } from "./limits";
+
+const cpuListProblem = (core: string): string | undefined => {
+  const parsed = parseCpuList(core);
+  return Array.isArray(parsed) ? undefined : parsed.problem;
+};
 
 const libvirtHost = z.strictObject({
   /** Connection URI: qemu:///system on the machine that applies, or qemu+ssh://user@host/system. @default - qemu:///system */
@@ -36,6 +42,29 @@ const libvirtHost = z.strictObject({
   pool: name.optional(),
   network: name.optional(),
   iommuGroups,
+  /**
+   * The host's NUMA nodes, each core the cpu list of its hardware threads ("0,32"), from `gpu-passthrough discover
+   * --libvirt`. @default - unknown: no NUMA placement
+   */
+  numaNodes: z
+    .array(
+      z.strictObject({
+        id: z.number().int().min(0).max(1023),
+        cores: z
+          .array(checked((core) => cpuListProblem(core)))
+          .min(1, "a node needs at least one core")
+          .max(4096),
+      }),
+    )
+    .min(1)
+    .max(1024)
+    .superRefine((nodes, ctx) => {
+      // What is wrong across nodes (a duplicate id, a cpu twice), once each core reads as a cpu list.
+      const eachValid = nodes.every((n) => n.cores.length > 0 && n.cores.every((c) => !cpuListProblem(c)));
+      if (!eachValid) return;
+      for (const message of parseNumaNodes(nodes, "numaNodes").problems) ctx.addIssue({ code: "custom", message });
+    })
+    .optional(),
 });
 
 const libvirtVm = z.strictObject({

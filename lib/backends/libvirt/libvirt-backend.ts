@@ -6,6 +6,7 @@
  */
 import { TerraformProvider } from "cdktf";
 import type { Domain } from "../../../.gen/providers/libvirt/domain";
+import type { NumaNodeProps } from "../../cpu-topology";
 import type { PassthroughHost } from "../../host";
 import { IommuGroup, IommuGroupProps, parseIommuGroups } from "../../pci/iommu";
 import { Problem } from "../../problems";
@@ -19,6 +20,7 @@ import { HostDistro, OvmfPaths, ovmfPaths } from "./distro";
 import { KVM_LIMITS } from "./limits";
 import { domainXml } from "./domain-xml";
 import { CpuVendor, HostPrepPlan, hostPrepPlan, hostPrepScript } from "./host-prep";
+import { guestSettings, secureBootDefault } from "./guest";
 import { RenderedDomain, apertureSettings, renderDomain } from "./render-domain";
 import { LibvirtVmOptions } from "./vm-options";
 import { libvirtHostProblems, libvirtVmProblems, missingOptionsProblem, unrenderedDomainProblems } from "./vm-rules";
@@ -56,6 +58,11 @@ export interface LibvirtBackendProps {
    * @default "default"
    */
   readonly network?: string;
+  /**
+   * The host's NUMA nodes and their cores (SMT siblings together), from `gpu-passthrough discover --libvirt`.
+   * @default - unknown: no NUMA placement
+   */
+  readonly numaNodes?: readonly NumaNodeProps[];
 }
 
 export class LibvirtBackend implements HypervisorBackend<LibvirtHostBinding> {
@@ -154,6 +161,10 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
     return this.rendered.get(vm);
   }
 
+  public secureBootDefault(options: LibvirtVmOptions | undefined): boolean | undefined {
+    return secureBootDefault(options);
+  }
+
   public renderVm(vm: GpuPassthroughVm, options: LibvirtVmOptions | undefined): VmRendering<Domain> {
     // Without settings there is no base image to boot: a domain with the VM's intent alone, and the one problem.
     const opts: LibvirtVmOptions = options ?? { kind: "libvirt", baseImage: "" };
@@ -176,7 +187,7 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
     return {
       resource: domain,
       finalize: rendered.finalize,
-      settings: () => apertureSettings(vm),
+      settings: () => [...apertureSettings(vm), ...(options ? guestSettings(vm, opts) : [])],
       validate: () =>
         options
           ? [...libvirtVmProblems(vm, opts, this.iommuGroups), ...unrenderedDomainProblems(vm, domain)]

@@ -42,6 +42,7 @@ export function bindLibvirtSite(
         pool: l.pool,
         network: l.network,
         iommuGroups: l.iommuGroups,
+        numaNodes: l.numaNodes,
       });
     },
     vmOptions: (v): LibvirtVmOptions | undefined => (v.settings ? { kind: "libvirt", ...v.settings } : undefined),
