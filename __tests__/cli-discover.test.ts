@@ -2,6 +2,8 @@
  * `gpu-passthrough discover`: the host's GPUs as a fleet-file host entry that the fleet loader accepts as is.
  */
 import { Testing } from "cdktf";
+import { mkdirSync, writeFileSync } from "fs";
+import { dirname, join } from "path";
 import { parse } from "yaml";
 import { appProblems } from "../lib/validation/app";
 import { buildFleetStacks } from "../stacks/fleet-app";
@@ -43,6 +45,7 @@ describe("discover", () => {
               barsMib: [16, 256],
             },
             role: "host",
+            bootVga: true,
           },
           { address: "0000:01:00.0", model: "nvidia-rtx-3090" },
         ],
@@ -60,14 +63,14 @@ describe("discover", () => {
     expect(out).toContain('- address: "0000:01:00.0"');
   });
 
-  test("a GPU sharing its group is listed, with a NOT ISOLATED comment", async () => {
+  test("a GPU sharing its group is listed, with a NOT ISOLATED comment (numa_node -1: no numaNode)", async () => {
     const { out } = await cli("discover", "--root", amd, "--name", "ryzen", "--site", "lab");
     expect(parse(out)[0]).toEqual({
       name: "ryzen",
       site: "lab",
       gpus: [
         { address: "0000:06:00.0", model: "amd-rx-5700-xt" },
-        { address: "0000:09:00.0", model: "amd-rx-580", role: "host" },
+        { address: "0000:09:00.0", model: "amd-rx-580", role: "host", bootVga: true },
       ],
     });
     expect(out).toContain(
@@ -147,7 +150,7 @@ describe("discover --libvirt", () => {
             gpus: ["0000:06:00.0"],
             cpus: 4,
             memoryGib: 8,
-            libvirt: { baseImage: "/img/a.qcow2" },
+            libvirt: { baseImage: "/img/a.qcow2", cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAA test"] } },
           },
         ],
       }),
@@ -159,5 +162,92 @@ describe("discover --libvirt", () => {
         'VM "guest": IOMMU group 4 on host "kvm-ryzen-01" also holds 0000:02:00.0, 0000:02:00.1, 0000:07:00.0, 0000:08:00.0, which the VM does not get',
       ),
     ]);
+  });
+});
+
+describe("discover --libvirt on a two-socket server: NUMA nodes, cores and each GPU's node", () => {
+  test("prints numaNodes in flow style with quoted cores, and numaNode / bootVga on the GPUs", async () => {
+    const { code, out } = await cli("discover", "--root", server, "--site", "ml", "--libvirt");
+    expect(code).toBe(0);
+    expect(out).toContain('      - {id: 0, cores: ["0,64", "1,65", "2,66", ');
+    expect(out).toContain('      - {id: 1, cores: ["32,96", "33,97", ');
+    const host = parse(out)[0];
+    expect(
+      host.libvirt.numaNodes.map((n: { id: number; cores: string[] }) => [n.id, n.cores.length, n.cores[31]]),
+    ).toEqual([
+      [0, 32, "31,95"],
+      [1, 32, "63,127"],
+    ]);
+    expect(
+      host.gpus.map((g: { address: string; numaNode?: number; bootVga?: boolean }) => [
+        g.address,
+        g.numaNode,
+        g.bootVga,
+      ]),
+    ).toEqual([
+      ["0000:03:00.0", undefined, true],
+      ["0000:17:00.0", 0, undefined],
+      ["0000:31:00.0", 0, undefined],
+      ["0000:b1:00.0", 1, undefined],
+      ["0000:ca:00.0", 1, undefined],
+    ]);
+  });
+
+  test("the printed entry loads back with the fleet loader, and a VM on it synthesizes", async () => {
+    const { out } = await cli("discover", "--root", server, "--site", "ml", "--libvirt");
+    const hosts = parse(out);
+    const fleet = parseFleet(
+      JSON.stringify({
+        sites: [{ name: "ml", libvirt: {} }],
+        hosts,
+        vms: [
+          {
+            name: "train-01",
+            host: hosts[0].name,
+            gpus: ["0000:b1:00.0"],
+            cpus: 8,
+            memoryGib: 64,
+            libvirt: { baseImage: "/img/a.qcow2", cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAA test"] } },
+          },
+        ],
+      }),
+    );
+    const loaded = fleet.hosts[0] as {
+      libvirt?: { numaNodes?: { id: number; cores: string[] }[] };
+    } & (typeof fleet.hosts)[0];
+    expect(loaded.libvirt?.numaNodes?.map((n) => n.id)).toEqual([0, 1]);
+    expect(loaded.gpus.find((g) => String(g.address) === "0000:b1:00.0")).toMatchObject({ numaNode: 1 });
+    const app = Testing.app();
+    buildFleetStacks(app, fleet);
+    expect(appProblems(app)).toEqual([]);
+  });
+
+  test("a machine without /sys/devices/system/node is one node 0 with its online cpus", async () => {
+    const root = writeHost(intelDesktop());
+    try {
+      // Four online cpus, two cores of two threads: "0,2" and "1,3" (Intel numbers the second threads last).
+      const put = (rel: string, text: string) => {
+        mkdirSync(dirname(join(root, rel)), { recursive: true });
+        writeFileSync(join(root, rel), text);
+      };
+      put("sys/devices/system/cpu/online", "0-3\n");
+      for (const [cpu, core] of [
+        [0, "0,2"],
+        [1, "1,3"],
+        [2, "0,2"],
+        [3, "1,3"],
+      ]) {
+        put(`sys/devices/system/cpu/cpu${cpu}/topology/thread_siblings_list`, `${core}\n`);
+      }
+      const { out } = await cli("discover", "--root", root, "--site", "lab", "--libvirt");
+      expect(parse(out)[0].libvirt.numaNodes).toEqual([{ id: 0, cores: ["0,2", "1,3"] }]);
+    } finally {
+      removeHost(root);
+    }
+  });
+
+  test("a copy without any cpu topology prints no numaNodes (nothing to place on)", async () => {
+    const { out } = await cli("discover", "--root", intel, "--site", "lab", "--libvirt");
+    expect(parse(out)[0].libvirt.numaNodes).toBeUndefined();
   });
 });

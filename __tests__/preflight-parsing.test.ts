@@ -158,6 +158,11 @@ describe("host preparation", () => {
       pciDrivers: ["nvidia"],
       driverModules: { nvidia: "nvidia" },
       modules: { vendorReset: false },
+      numaNodes: [],
+      threadSiblings: new Map(),
+      hugepages: {},
+      hugetlbfsMounts: [],
+      interruptRemapping: {},
       problems: [],
     });
     const prep = hostPrep(inv, inv.gpus[1].functions);

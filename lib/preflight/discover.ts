@@ -1,10 +1,12 @@
 /**
  * Turns the host's GPUs into a fleet-file host entry (`{ name, site, gpus: [{ address, model }] }`) so nobody types
  * PCI addresses by hand. Catalog models are named by id; a GPU the catalog lacks is declared by the BAR sizes sysfs
- * shows. The boot display is marked `role: host` (the host keeps it for its console). Comments carry what a reviewer
+ * shows. The boot display is marked `role: host` (the host keeps it for its console) and `bootVga: true`; each GPU's
+ * NUMA node is given where sysfs knows it, and `--libvirt` adds the host's NUMA nodes and their cores. Comments carry what a reviewer
  * should check: the IOMMU group, isolation, other catalog models with the same ids.
  */
 import { Document, Scalar, YAMLMap, YAMLSeq } from "yaml";
+import { formatCpuList } from "../cpu-topology";
 import { asCpuVendor } from "../host-prep/cpu";
 import { PciAddress } from "../pci/address";
 import { DetectedGpu, HostInventory, describeDevice } from "./inventory";
@@ -25,6 +27,8 @@ interface GpuEntry {
   readonly address: string;
   readonly model: string | Record<string, unknown>;
   readonly role?: "host";
+  readonly numaNode?: number;
+  readonly bootVga?: true;
 }
 
 /** The YAML text of the entry, as one item of `hosts:`. */
@@ -43,6 +47,12 @@ export function discoverYaml(inv: HostInventory, opts: DiscoverOptions = {}): st
       const list = (group as YAMLMap).get(key) as YAMLSeq | undefined;
       for (const address of list?.items ?? []) (address as Scalar).type = Scalar.QUOTE_DOUBLE;
     }
+  }
+  const nodeList = (entry.get("libvirt") as YAMLMap | undefined)?.get("numaNodes") as YAMLSeq | undefined;
+  for (const node of nodeList?.items ?? []) {
+    (node as YAMLMap).flow = true;
+    // Quoted: a core of one cpu ("7") must stay a string, and "0,32" reads the same in every YAML reader.
+    for (const core of ((node as YAMLMap).get("cores") as YAMLSeq).items) (core as Scalar).type = Scalar.QUOTE_DOUBLE;
   }
   const gpus = entry.get("gpus") as YAMLSeq;
   gpus.items.forEach((node, i) => {
@@ -96,12 +106,26 @@ function libvirtBlock(inv: HostInventory, gpus: readonly DetectedGpu[]): Record<
         ...(bridges.length ? { bridges } : {}),
       };
     });
-  return { uri: "qemu:///system", cpuVendor: asCpuVendor(inv.cpu.vendor) ?? "CHANGE-ME", iommuGroups: groups };
+  const numaNodes = inv.numa.nodes
+    .filter((n) => n.cores.length > 0)
+    .map((n) => ({ id: n.id, cores: n.cores.map((c) => formatCpuList(c)) }));
+  return {
+    uri: "qemu:///system",
+    cpuVendor: asCpuVendor(inv.cpu.vendor) ?? "CHANGE-ME",
+    iommuGroups: groups,
+    ...(numaNodes.length ? { numaNodes } : {}),
+  };
 }
 
 function gpuEntry(g: DetectedGpu): GpuEntry {
   const model = gpuModel(g) as GpuEntry["model"];
-  return g.bootVga ? { address: g.address, model, role: "host" } : { address: g.address, model };
+  return {
+    address: g.address,
+    model,
+    ...(g.bootVga ? { role: "host" as const } : {}),
+    ...(g.numaNode !== undefined ? { numaNode: g.numaNode } : {}),
+    ...(g.bootVga ? { bootVga: true as const } : {}),
+  };
 }
 
 /** The catalog id, or a custom model from sysfs; undefined when the BAR sizes are unknown. */
@@ -133,7 +157,11 @@ function notes(g: DetectedGpu): string[] {
   const driver = g.driver ?? (unknown ? "unknown" : "none");
   const lines = [`${g.model?.name ?? "not in the catalog"}; ${group}; functions ${fns}; driver ${driver}`];
   if (g.alsoMatches.length) lines.push(`same ids as ${g.alsoMatches.join(", ")}: check which card this is`);
-  if (g.bootVga) lines.push("boot display: kept for the host's console (role: host)");
+  if (g.bootVga) {
+    lines.push(
+      "boot display (bootVga): kept for the host's console (role: host); to give it to a VM, make another GPU primary in the firmware or give the VM libvirt.gpuRom.file",
+    );
+  }
   if (g.isolation.verdict === "shared") {
     lines.push(`NOT ISOLATED: shares its group with ${g.isolation.blockers.map(describeDevice).join(", ")}`);
   }

@@ -9,7 +9,16 @@ import { MmioRequirement, requiredMmio } from "../mmio";
 import { PciAddress } from "../pci/address";
 import { isolationOf } from "../pci/iommu";
 import { className, isBridge, isDisplay } from "./pci-class";
-import { HostSnapshot, RawPciDevice, ReadProblem, readHostSnapshot } from "./sysfs";
+import { CpuTopology, NumaNode } from "../cpu-topology";
+import {
+  HostSnapshot,
+  HugePageCounts,
+  InterruptRemappingFacts,
+  RawNumaNode,
+  RawPciDevice,
+  ReadProblem,
+  readHostSnapshot,
+} from "./sysfs";
 
 export interface HostDevice extends RawPciDevice {
   /** `VGA controller`, `SATA controller`, ... */
@@ -38,6 +47,8 @@ export interface DetectedGpu {
   readonly isolation: GpuIsolation;
   readonly driver?: string;
   readonly bootVga: boolean;
+  /** The NUMA node of its PCIe root; undefined where sysfs says -1 or nothing. */
+  readonly numaNode?: number;
   /** Memory BARs of the display function in MiB (rounded up, as in the catalog), from sysfs. */
   readonly barsMib?: readonly number[];
   /** BARs the firmware left without an address (see {@link Bar.assigned}). */
@@ -70,6 +81,15 @@ export interface HostInventory {
   /** Driver name → kernel module, for modprobe.d lines (built-in drivers are absent). */
   readonly driverModules: Readonly<Record<string, string>>;
   readonly vendorResetLoaded: boolean;
+  /**
+   * NUMA nodes with their cores (SMT siblings together). A kernel without /sys/devices/system/node is one node 0
+   * with every online cpu.
+   */
+  readonly numa: CpuTopology;
+  /** Huge pages reserved host-wide, and per node (empty without node directories). */
+  readonly hugepages: { readonly total: HugePageCounts; readonly nodes: readonly RawNumaNode[] };
+  readonly hugetlbfsMounts: HostSnapshot["hugetlbfsMounts"];
+  readonly interruptRemapping: InterruptRemappingFacts;
   readonly readProblems: readonly ReadProblem[];
 }
 
@@ -114,7 +134,34 @@ export function buildInventory(snap: HostSnapshot): HostInventory {
     vfioPciLoaded: snap.pciDrivers.includes("vfio-pci"),
     driverModules: snap.driverModules,
     vendorResetLoaded: snap.modules.vendorReset,
+    numa: topologyOf(snap),
+    hugepages: { total: snap.hugepages, nodes: snap.numaNodes },
+    hugetlbfsMounts: snap.hugetlbfsMounts,
+    interruptRemapping: snap.interruptRemapping,
     readProblems: snap.problems,
+  };
+}
+
+/** Nodes with their cores: each cpu's thread siblings form its core (a cpu without a siblings file is its own). */
+function topologyOf(snap: HostSnapshot): CpuTopology {
+  const nodes = snap.numaNodes.length
+    ? snap.numaNodes.map((n) => ({ id: n.id, cpus: n.cpus }))
+    : [{ id: 0, cpus: snap.onlineCpus ?? [...snap.threadSiblings.keys()].sort((a, b) => a - b) }];
+  return {
+    nodes: nodes.map((n): NumaNode => {
+      const inNode = new Set(n.cpus);
+      const cores = new Map<number, number[]>();
+      for (const cpu of n.cpus) {
+        const core = (snap.threadSiblings.get(cpu) ?? [cpu]).filter((c) => inNode.has(c));
+        const first = Math.min(...core, cpu);
+        if (!cores.has(first))
+          cores.set(
+            first,
+            [...new Set([...core, cpu])].sort((a, b) => a - b),
+          );
+      }
+      return { id: n.id, cores: [...cores.values()].sort((a, b) => a[0] - b[0]), cpus: [...n.cpus] };
+    }),
   };
 }
 
@@ -158,6 +205,7 @@ function detectGpus(
       isolation: isolation(functions, devices, groups, iommuActive),
       driver: display.driver,
       bootVga: display.bootVga === true,
+      numaNode: display.numaNode,
       barsMib,
       unassignedBars: display.bars?.filter((b) => !b.assigned).map((b) => b.index) ?? [],
       mmio: requiredMmio([{ gpu: display.address, model: { name, barsMib: barsMib ?? matches[0]?.barsMib ?? [] } }]),

@@ -10,6 +10,7 @@
  * text that leaves this module (values, names, paths in problems) goes through {@link sanitizeText}, so that
  * control characters reach neither the terminal nor the JSON.
  */
+import { parseCpuList } from "../cpu-topology";
 import { escapeUnsafe } from "../text";
 import { existsSync, readdirSync, readlinkSync, realpathSync, statSync } from "fs";
 import { basename, dirname, join } from "path";
@@ -60,6 +61,34 @@ export interface RawPciDevice {
   readonly bars?: readonly Bar[];
   /** IOMMU group number from the device's `iommu_group` link. */
   readonly iommuGroup?: number;
+  /** The NUMA node of the device's PCIe root (`numa_node`); undefined where it reads -1 (unknown) or is absent. */
+  readonly numaNode?: number;
+}
+
+/** Huge pages reserved, by page size (`nr_hugepages`); a size the kernel does not offer is absent. */
+export interface HugePageCounts {
+  readonly "2M"?: number;
+  readonly "1G"?: number;
+}
+
+/** A NUMA node from /sys/devices/system/node/node<N>: its cpus and the huge pages reserved on it. */
+export interface RawNumaNode {
+  readonly id: number;
+  readonly cpus: readonly number[];
+  readonly hugepages: HugePageCounts;
+}
+
+/** What says whether interrupts are remapped, each undefined when its file is absent or unreadable. */
+export interface InterruptRemappingFacts {
+  /**
+   * From /proc/interrupts: `remapped` when an interrupt chip's name starts with `IR-` (IR-IO-APIC, IR-PCI-MSI,
+   * IR-PCI-MSIX-<address> on newer kernels), `not-remapped` when chips are listed but none does.
+   */
+  readonly procInterrupts?: "remapped" | "not-remapped";
+  /** Intel: per DMAR unit, bit 3 (IR) of its extended capability register (`intel-iommu/ecap`). */
+  readonly intelIrSupport?: readonly { readonly unit: string; readonly supported: boolean }[];
+  /** `vfio_iommu_type1`'s `allow_unsafe_interrupts` parameter; undefined when the module is not loaded. */
+  readonly unsafeInterruptsAllowed?: boolean;
 }
 
 export interface HostSnapshot {
@@ -80,6 +109,17 @@ export interface HostSnapshot {
   readonly driverModules: Readonly<Record<string, string>>;
   /** Kernel modules preflight looks for in /sys/module. */
   readonly modules: { readonly vendorReset: boolean };
+  /** NUMA nodes in id order; empty when /sys/devices/system/node is absent (a kernel without NUMA). */
+  readonly numaNodes: readonly RawNumaNode[];
+  /** Each cpu's hardware threads (itself included), from `topology/thread_siblings_list`. */
+  readonly threadSiblings: ReadonlyMap<number, readonly number[]>;
+  /** /sys/devices/system/cpu/online. */
+  readonly onlineCpus?: readonly number[];
+  /** Huge pages reserved host-wide (/sys/kernel/mm/hugepages). */
+  readonly hugepages: HugePageCounts;
+  /** hugetlbfs mounts from /proc/mounts with their page size. */
+  readonly hugetlbfsMounts: readonly { readonly path: string; readonly pageSizeKib: number }[];
+  readonly interruptRemapping: InterruptRemappingFacts;
   readonly problems: readonly ReadProblem[];
 }
 
@@ -155,8 +195,108 @@ export function readHostSnapshot(root: string): HostSnapshot {
     pciDrivers: drivers.map((d) => d.name),
     driverModules,
     modules: { vendorReset: existsSync(r.abs("sys/module/vendor_reset")) },
+    ...readNumaFacts(r),
+    hugepages: readHugePages(r, "sys/kernel/mm/hugepages"),
+    hugetlbfsMounts: readHugetlbfsMounts(r),
+    interruptRemapping: readInterruptRemapping(r),
     problems: r.problems,
   };
+}
+
+/** Page sizes as sysfs names their directories. */
+const HUGEPAGE_DIRS = { "2M": "hugepages-2048kB", "1G": "hugepages-1048576kB" } as const;
+
+function readHugePages(r: RootReader, dir: string): HugePageCounts {
+  const counts: { "2M"?: number; "1G"?: number } = {};
+  for (const [size, name] of Object.entries(HUGEPAGE_DIRS) as [keyof HugePageCounts, string][]) {
+    const rel = `${dir}/${name}/nr_hugepages`;
+    const n = r.parsed(rel, r.value(rel, { optional: true }), parseCount, "a number of pages");
+    if (n !== undefined) counts[size] = n;
+  }
+  return counts;
+}
+
+function readNumaFacts(r: RootReader): Pick<HostSnapshot, "numaNodes" | "threadSiblings" | "onlineCpus"> {
+  const cpuList = (rel: string, optional = true) =>
+    r.parsed(rel, r.value(rel, { optional }), (t) => cpuListOrUndefined(t), 'a cpu list like "0-3,8"');
+  const numaNodes = r
+    .list("sys/devices/system/node")
+    .flatMap((e) => {
+      const m = /^node(\d+)$/.exec(e.name);
+      if (!m) return [];
+      // A memory-only node (CXL, HBM) has an empty cpulist: it holds memory but runs no vCPU.
+      const text = r.value(`${e.rel}/cpulist`);
+      const cpus = text === "" ? [] : r.parsed(`${e.rel}/cpulist`, text, cpuListOrUndefined, 'a cpu list like "0-3,8"');
+      return [{ id: Number(m[1]), cpus: cpus ?? [], hugepages: readHugePages(r, `${e.rel}/hugepages`) }];
+    })
+    .sort((a, b) => a.id - b.id);
+  const threadSiblings = new Map<number, readonly number[]>();
+  for (const e of r.list("sys/devices/system/cpu")) {
+    const m = /^cpu(\d+)$/.exec(e.name);
+    if (!m) continue;
+    const siblings = cpuList(`${e.rel}/topology/thread_siblings_list`);
+    if (siblings) threadSiblings.set(Number(m[1]), siblings);
+  }
+  return { numaNodes, threadSiblings, onlineCpus: cpuList("sys/devices/system/cpu/online") };
+}
+
+/**
+ * hugetlbfs mounts: `/proc/mounts` lines `hugetlbfs <path> hugetlbfs <options> 0 0`. The kernel prints the page size
+ * in K or M only (`pagesize=1024M` for 1 GiB pages: fs/hugetlbfs/inode.c, hugetlbfs_show_options).
+ */
+function readHugetlbfsMounts(r: RootReader): HostSnapshot["hugetlbfsMounts"] {
+  const text = r.text("proc/mounts", { optional: true });
+  if (text === undefined) return [];
+  return text.split("\n").flatMap((line) => {
+    const [, path, type, options] = line.split(" ");
+    if (type !== "hugetlbfs" || !path || !options) return [];
+    const m = /(?:^|,)pagesize=(\d+)([KMG])(?:,|$)/.exec(options);
+    if (!m) return [];
+    const pageSizeKib = Number(m[1]) * { K: 1, M: 1024, G: 1024 * 1024 }[m[2] as "K" | "M" | "G"];
+    // /proc/mounts writes a space in a path as \040.
+    return [{ path: sanitizeText(path.replace(/\\040/g, " ")), pageSizeKib }];
+  });
+}
+
+/** Interrupt chips whose name starts with IR- sit behind the IOMMU's interrupt remapping (kernel/irq/msi.c). */
+const REMAPPED_CHIP = /\sIR-[A-Z]/;
+const PLAIN_CHIP = /\s(IO-APIC|PCI-MSI)/;
+/** /proc/interrupts grows with cpus × interrupts: read until a remapped chip is seen, at most 8 MiB. */
+const MAX_INTERRUPTS_BYTES = 8 * 1024 * 1024;
+
+function readInterruptRemapping(r: RootReader): InterruptRemappingFacts {
+  const intel = r.list("sys/class/iommu").flatMap((u) => {
+    const rel = `${u.rel}/intel-iommu/ecap`;
+    const ecap = r.parsed(rel, r.value(rel, { optional: true }), parseHex, "a hex register value");
+    // ecap_ir_support(e) is ((e >> 3) & 0x1) (drivers/iommu/intel/iommu.h).
+    return ecap === undefined ? [] : [{ unit: u.name, supported: (ecap >> 3n) % 2n === 1n }];
+  });
+  const param = "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts";
+  const unsafe = r.parsed(param, r.value(param, { optional: true }), parseBool, "Y or N");
+  const chips = r.scanLines("proc/interrupts", MAX_INTERRUPTS_BYTES, REMAPPED_CHIP, PLAIN_CHIP);
+  return {
+    procInterrupts: chips && (chips === "found" ? "remapped" : "not-remapped"),
+    intelIrSupport: intel.length ? intel : undefined,
+    unsafeInterruptsAllowed: unsafe,
+  };
+}
+
+function parseCount(text: string): number | undefined {
+  return /^\d{1,12}$/.test(text) ? Number(text) : undefined;
+}
+
+function parseHex(text: string): bigint | undefined {
+  return /^(0x)?[0-9a-fA-F]{1,16}$/.test(text) ? BigInt(text.startsWith("0x") ? text : `0x${text}`) : undefined;
+}
+
+/** A bool module parameter reads Y or N (older kernels: 1 or 0). */
+function parseBool(text: string): boolean | undefined {
+  return /^[Y1]$/.test(text) ? true : /^[N0]$/.test(text) ? false : undefined;
+}
+
+function cpuListOrUndefined(text: string): number[] | undefined {
+  const parsed = parseCpuList(text);
+  return Array.isArray(parsed) ? parsed : undefined;
 }
 
 function readDevice(r: RootReader, entry: DirEntry): RawPciDevice {
@@ -167,6 +307,12 @@ function readDevice(r: RootReader, entry: DirEntry): RawPciDevice {
   const bootVga = r.value(`${dir}/boot_vga`, { optional: true });
   const resetMethod = r.value(`${dir}/reset_method`, { optional: true });
   const resource = r.text(`${dir}/resource`);
+  const numaNode = r.parsed(
+    `${dir}/numa_node`,
+    r.value(`${dir}/numa_node`, { optional: true }),
+    parseNumaNode,
+    "a node number or -1",
+  );
   return {
     address: entry.name,
     classCode: r.parsed(`${dir}/class`, classText, parseClass, "a class code like 0x030000"),
@@ -179,7 +325,13 @@ function readDevice(r: RootReader, entry: DirEntry): RawPciDevice {
     bars: resource === undefined ? undefined : r.tryParse(`${dir}/resource`, () => parseResource(resource)),
     iommuGroup:
       typeof group === "string" ? r.parsed(`${dir}/iommu_group`, group, parseGroup, "a group number") : undefined,
+    numaNode: numaNode === undefined || numaNode < 0 ? undefined : numaNode,
   };
+}
+
+/** `numa_node`: a node number, or -1 when the firmware does not say (single-node machines, many desktops). */
+function parseNumaNode(text: string): number | undefined {
+  return /^-?\d{1,4}$/.test(text) && Number(text) >= -1 ? Number(text) : undefined;
 }
 
 function parseGroup(name: string): number | undefined {
@@ -340,6 +492,40 @@ class RootReader {
       return unknown(`the link points to ${resolved}, not into ${this.abs(dirRel)}/`);
     }
     return sanitizeText(basename(resolved));
+  }
+
+  /**
+   * Reads a file that may be large line by line, up to `maxBytes`, until a line matches `found`: then "found"; else
+   * "seen" when some line matches `seen`, else undefined. Absent: undefined, not a problem.
+   */
+  public scanLines(rel: string, maxBytes: number, found: RegExp, seen: RegExp): "found" | "seen" | undefined {
+    let pending = "";
+    let hit = false;
+    let listed = false;
+    const scan = (lines: string[]) => {
+      for (const line of lines) {
+        if (found.test(line)) hit = true;
+        else if (seen.test(line)) listed = true;
+        if (hit) return true;
+      }
+      return false;
+    };
+    try {
+      readBounded(this.abs(rel), maxBytes, {
+        regularOnly: true,
+        stopAtLimit: true,
+        onChunk: (chunk) => {
+          const lines = (pending + chunk.toString("latin1")).split("\n");
+          pending = lines.pop() ?? "";
+          return scan(lines);
+        },
+      });
+      if (!hit) scan([pending]);
+    } catch (e) {
+      if (code(e) !== "ENOENT") this.fail(rel, e);
+      return undefined;
+    }
+    return hit ? "found" : listed ? "seen" : undefined;
   }
 
   /** Sorted directory entries; empty if the directory is absent (no IOMMU groups is a finding, not an error). */
