@@ -63,8 +63,11 @@ const rtx3080Host = (name: string, site: string, libvirtExtra = "") => `  - name
       iommuGroups: [{ id: 14, devices: ["0000:0b:00.0", "0000:0b:00.1"] }]
     gpus: [{ address: "0000:0b:00.0", model: nvidia-rtx-3080 }]`;
 
-const libvirtVm = (name: string, host: string, libvirt = "{ baseImage: /var/lib/libvirt/images/noble.img }") =>
-  `  - { name: ${name}, host: ${host}, gpus: 1, cpus: 4, memoryGib: 16, libvirt: ${libvirt} }`;
+const libvirtVm = (
+  name: string,
+  host: string,
+  libvirt = '{ baseImage: /var/lib/libvirt/images/noble.img, cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAA test"] } }',
+) => `  - { name: ${name}, host: ${host}, gpus: 1, cpus: 4, memoryGib: 16, libvirt: ${libvirt} }`;
 
 describe("fleet file: libvirt sites, hosts and VMs", () => {
   test("the example fleet parses, with its libvirt sites, hosts and VMs", () => {
@@ -261,7 +264,7 @@ hosts:
 ${rtx3080Host("kvm-02", "kvm")}
 vms:
 ${libvirtVm("train-01", "kvm-01.lab.example.com")}
-${libvirtVm("desk-01", "kvm-02", "{ baseImage: /var/lib/libvirt/images/win11.qcow2, usbDevices: [{ vendorId: 046d, productId: c52b }] }")}
+${libvirtVm("desk-01", "kvm-02", "{ guestOs: windows, baseImage: /var/lib/libvirt/images/win11.qcow2, usbDevices: [{ vendorId: 046d, productId: c52b }] }")}
 `;
   const run = runApp(writeFleet(fleet));
   const aliasOfVm: Record<string, string> = { "train-01": "kvm_01_lab_example_com", "desk-01": "kvm_02" };

@@ -193,6 +193,7 @@ const BASE_FLEET = {
       memoryGib: 16,
       secureBoot: true,
       libvirt: {
+        guestOs: "linux",
         baseImage: "/var/lib/libvirt/images/base.qcow2",
         network: "br1",
         cloudInit: {

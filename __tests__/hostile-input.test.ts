@@ -83,7 +83,10 @@ const kvmVm = (host = "kvm-01", name = "desk") => ({
   gpus: 1,
   cpus: 4,
   memoryGib: 8,
-  libvirt: { baseImage: "/var/lib/libvirt/images/base.qcow2" },
+  libvirt: {
+    baseImage: "/var/lib/libvirt/images/base.qcow2",
+    cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey test"] },
+  },
 });
 
 /** The Terraform CLI: $TERRAFORM (npm run e2e sets it from scripts/terraform.sh), else terraform on PATH. */

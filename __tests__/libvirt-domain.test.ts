@@ -100,6 +100,7 @@ describe("GpuPassthroughVm on libvirt", () => {
       cpus: 4,
       libvirt: {
         baseImage: "/img/base.qcow2",
+        cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey test"] },
         network: "br0",
         hugepages: "1G",
         vcpuPins: ["2", "3", "4", "5"],
@@ -120,8 +121,19 @@ describe("GpuPassthroughVm on libvirt", () => {
     expect(d.devices.hostdevs[0].rom).toEqual({ file: "/usr/share/vgabios/3080.rom", bar: "on" });
     expect(d.devices.hostdevs[1].rom).toBeUndefined(); // the audio function has no ROM
     expect(d.devices.hostdevs.slice(2)).toEqual([
-      { managed: true, subsys_usb: { source: { vendor: { id: "0x046d" }, product: { id: "0xc52b" } } } },
-      { managed: true, subsys_usb: { source: { vendor: { id: "0x1532" }, product: { id: "0x0084" } } } },
+      // Optional at start: an unplugged receiver does not keep the VM from starting.
+      {
+        managed: true,
+        subsys_usb: {
+          source: { vendor: { id: "0x046d" }, product: { id: "0xc52b" }, start_up_policy: "optional" },
+        },
+      },
+      {
+        managed: true,
+        subsys_usb: {
+          source: { vendor: { id: "0x1532" }, product: { id: "0x0084" }, start_up_policy: "optional" },
+        },
+      },
     ]);
     expect(d.devices.interfaces).toEqual([{ source: { network: { network: "br0" } }, model: { type: "virtio" } }]);
     expect(d.autostart).toBe(true);
@@ -144,6 +156,7 @@ describe("GpuPassthroughVm on libvirt", () => {
       gpus: ["0000:0b:00.0"],
       libvirt: {
         baseImage: "/var/lib/libvirt/images/noble.img",
+        cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey test"] },
         diskGib: 100,
         cloudInit: { hostName: "ml-01", sshAuthorizedKeys: ["ssh-ed25519 AAAA ops"] },
       },

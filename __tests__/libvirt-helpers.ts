@@ -44,7 +44,10 @@ export type KvmVmProps = TestVmProps<LibvirtVmOptions>;
 export const newKvmVm = vmBuilder<LibvirtVmOptions>("libvirt", {
   cpus: 8,
   memoryGib: 16,
-  options: { baseImage: "/var/lib/libvirt/images/base.qcow2" },
+  options: {
+    baseImage: "/var/lib/libvirt/images/base.qcow2",
+    cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey test"] },
+  },
   merge: false,
 });
 

@@ -32,7 +32,7 @@ describe("libvirt rules, checked before deploy", () => {
     newKvmVm(stack, "split", host, { gpus: ["0000:0b:00.0"] });
     newKvmVm(stack, "turing", host, {
       gpus: ["0000:0d:00.0"],
-      libvirt: { baseImage: "/img/w.qcow2", hypervisorVendorId: "NotARealVendor1" },
+      libvirt: { guestOs: "windows", baseImage: "/img/w.qcow2", hypervisorVendorId: "NotARealVendor1" },
     });
 
     let error: unknown;

@@ -76,7 +76,11 @@ function variantDomains(): Map<string, string> {
     newKvmVm(stack, "secure", ws, {
       gpus: ["0000:0b:00.0"],
       secureBoot: true,
-      libvirt: { baseImage: "/img/win11.qcow2", gpuRom: { file: "/usr/share/vgabios/3080.rom", bar: false } },
+      libvirt: {
+        guestOs: "windows",
+        baseImage: "/img/win11.qcow2",
+        gpuRom: { file: "/usr/share/vgabios/3080.rom", bar: false },
+      },
     }),
     newKvmVm(stack, "legacy", server, { gpus: ["0000:65:00.0"], firmware: "bios" }),
   ];

@@ -67,6 +67,7 @@ describe("domain XML, validated by libvirt's schema", () => {
       newKvmVm(stack, "gaming", ws, {
         gpus: ["0000:0b:00.0"],
         libvirt: {
+          guestOs: "windows",
           baseImage: "/img/win11.qcow2",
           vcpuPins: ["8", "9", "10", "11", "12", "13", "14", "15"],
           gpuRom: { file: "/usr/share/vgabios/3080.rom", bar: false },
@@ -80,7 +81,11 @@ describe("domain XML, validated by libvirt's schema", () => {
         coresPerSocket: 16,
         memoryGib: 256,
         secureBoot: true,
-        libvirt: { baseImage: "/img/noble.img", hugepages: "1G" },
+        libvirt: {
+          baseImage: "/img/noble.img",
+          cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey test"] },
+          hugepages: "1G",
+        },
       }),
       newKvmVm(stack, "legacy", server, { gpus: ["0000:65:00.0"], firmware: "bios" }),
     ];
@@ -130,7 +135,11 @@ describe("domain XML, validated by libvirt's schema", () => {
     const stack = newKvmStack();
     const vm = newKvmVm(stack, "vm", newKvmHost(stack), {
       gpus: ["0000:0b:00.0"],
-      libvirt: { baseImage: "/img/win11.qcow2", usbDevices: [{ vendorId: "046d", productId: "c52b" }] },
+      libvirt: {
+        guestOs: "windows",
+        baseImage: "/img/win11.qcow2",
+        usbDevices: [{ vendorId: "046d", productId: "c52b" }],
+      },
     });
     const on = { state: "on" };
     const overrides: Record<string, unknown> = {

@@ -32,7 +32,10 @@ const pristine = join(tmp, "pristine");
   );
   newKvmVm(home, "gaming", ws, {
     gpus: ["0000:0b:00.0"],
-    libvirt: { baseImage: "/var/lib/libvirt/images/win.qcow2" },
+    libvirt: {
+      baseImage: "/var/lib/libvirt/images/noble.img",
+      cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey test"] },
+    },
   });
   app.synth();
 }

@@ -52,7 +52,13 @@ function synthesize(outdir: string): void {
     ["gaming", "0000:0b:00.0"],
     ["lab", "0000:0d:00.0"],
   ]) {
-    newKvmVm(home, id, ws, { gpus: [gpu], libvirt: { baseImage: "/var/lib/libvirt/images/win.qcow2" } });
+    newKvmVm(home, id, ws, {
+      gpus: [gpu],
+      libvirt: {
+        baseImage: "/var/lib/libvirt/images/noble.img",
+        cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey test"] },
+      },
+    });
   }
   app.synth();
 }

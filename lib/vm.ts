@@ -84,7 +84,9 @@ export class GpuPassthroughVm<
    */
   public readonly resource: R;
 
+  /** The props, with the backend's secure boot default filled in. */
   private readonly intent: GpuPassthroughVmProps<R, O>;
+  private readonly userSecureBootWish: boolean | undefined;
   private readonly problems: Problem[] = [];
   private readonly rendering: VmRendering<R>;
   private derivedFor?: { readonly gpus: readonly HostGpu[]; readonly derived: DerivedVm };
@@ -93,6 +95,7 @@ export class GpuPassthroughVm<
   constructor(scope: Construct, id: string, props: GpuPassthroughVmProps<R, O>) {
     super(scope, id);
     this.intent = props;
+    this.userSecureBootWish = props.secureBoot;
     this.vmName = props.name ?? id;
     this.host = props.host;
     const nameProblem = vmNameProblem(this.vmName);
@@ -105,7 +108,12 @@ export class GpuPassthroughVm<
       });
     }
     this.requestGpus();
-    const fixed = deriveVm(props, []);
+    const options = props.hypervisor?.kind === props.host.backend.kind ? props.hypervisor : undefined;
+    if (props.secureBoot === undefined && (props.firmware ?? "efi") === "efi") {
+      const secureBoot = props.host.binding.secureBootDefault?.(options);
+      if (secureBoot !== undefined) this.intent = { ...props, secureBoot };
+    }
+    const fixed = deriveVm(this.intent, []);
     this.cpus = fixed.cpus;
     this.coresPerSocket = fixed.coresPerSocket;
     this.memoryMib = fixed.memoryMib;
@@ -113,7 +121,6 @@ export class GpuPassthroughVm<
     this.firmware = fixed.firmware;
     this.secureBoot = fixed.secureBoot;
 
-    const options = props.hypervisor?.kind === props.host.backend.kind ? props.hypervisor : undefined;
     if (props.hypervisor && !options) {
       this.problems.push({
         subject: this.subject,
@@ -139,7 +146,7 @@ export class GpuPassthroughVm<
 
   /** The settings the user gave, for the backend that renders the VM (its hypervisor options, the secure boot wish). */
   public get userSecureBoot(): boolean | undefined {
-    return this.intent.secureBoot;
+    return this.userSecureBootWish;
   }
 
   /** Everything derived from the VM's intent and its GPUs (see derive.ts). */

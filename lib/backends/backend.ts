@@ -103,6 +103,12 @@ export interface HostBinding<
    * they are this backend's (undefined when the VM gave none; a backend that needs them reports it).
    */
   renderVm(vm: IGpuPassthroughVm, options: O | undefined): VmRendering<R>;
+  /**
+   * Secure boot for an EFI VM that does not say, from its options (libvirt: on for Windows guests, which Windows 11
+   * requires). Undefined: off, or what the backend does without the setting (vSphere: the template's).
+   * @default - none
+   */
+  secureBootDefault?(options: O | undefined): boolean | undefined;
 }
 
 export interface VmRendering<R extends TerraformResource = TerraformResource> {

@@ -147,6 +147,10 @@ function domainElement(resource: Attrs): Element {
   const hyperv = obj(features?.hyper_v);
   const kvm = obj(features?.kvm);
   const topology = obj(cpu?.topology);
+  const memtune = obj(resource.memory_tune);
+  const numatune = obj(resource.numa_tune);
+  const clock = obj(resource.clock);
+  const cells = list(obj(cpu?.numa)?.cell);
 
   return el(
     "domain",
@@ -157,6 +161,14 @@ function domainElement(resource: Attrs): Element {
     el("memory", { unit: str(resource.memory_unit) }, str(resource.memory) ?? ""),
     resource.current_memory !== undefined &&
       el("currentMemory", { unit: str(resource.current_memory_unit) }, str(resource.current_memory) ?? ""),
+    memtune &&
+      el(
+        "memtune",
+        {},
+        ...(["hard_limit", "soft_limit", "swap_hard_limit", "min_guarantee"] as const).map(
+          (k) => memtune[k] !== undefined && el(k, { unit: str(memtune[`${k}_unit`]) }, str(memtune[k]) ?? ""),
+        ),
+      ),
     backing &&
       el(
         "memoryBacking",
@@ -182,6 +194,20 @@ function domainElement(resource: Attrs): Element {
         {},
         ...list(tune.vcpu_pin).map((p) => el("vcpupin", { vcpu: str(p.vcpu), cpuset: str(p.cpu_set) })),
         obj(tune.emulator_pin) && el("emulatorpin", { cpuset: str(obj(tune.emulator_pin)?.cpu_set) }),
+      ),
+    numatune &&
+      el(
+        "numatune",
+        {},
+        obj(numatune.memory) &&
+          el("memory", {
+            mode: str(obj(numatune.memory)?.mode),
+            nodeset: str(obj(numatune.memory)?.nodeset),
+            placement: str(obj(numatune.memory)?.placement),
+          }),
+        ...list(numatune.mem_nodes).map((n) =>
+          el("memnode", { cellid: str(n.cell_id), mode: str(n.mode), nodeset: str(n.nodeset) }),
+        ),
       ),
     el(
       "os",
@@ -245,6 +271,22 @@ function domainElement(resource: Attrs): Element {
         obj(cpu.max_phys_addr) &&
           el("maxphysaddr", { mode: str(obj(cpu.max_phys_addr)?.mode), bits: str(obj(cpu.max_phys_addr)?.bits) }),
         ...list(cpu.features).map((f) => el("feature", { policy: str(f.policy), name: str(f.name) })),
+        cells.length > 0 &&
+          el(
+            "numa",
+            {},
+            ...cells.map((c) =>
+              el("cell", { id: str(c.id), cpus: str(c.cpus), memory: str(c.memory), unit: str(c.unit) }),
+            ),
+          ),
+      ),
+    clock &&
+      el(
+        "clock",
+        { offset: str(clock.offset) },
+        ...list(clock.timer).map((t) =>
+          el("timer", { name: str(t.name), tickpolicy: str(t.tick_policy), present: yesNo(t.present) }),
+        ),
       ),
     el(
       "devices",
@@ -259,6 +301,10 @@ function domainElement(resource: Attrs): Element {
         ),
       ),
       ...list(devices.hostdevs).map(hostdevXml),
+      ...list(devices.serials).map((c) => chardevXml("serial", c)),
+      ...list(devices.consoles).map((c) => chardevXml("console", c)),
+      ...list(devices.tpms).map(tpmXml),
+      obj(devices.mem_balloon) && el("memballoon", { model: str(obj(devices.mem_balloon)?.model) }),
     ),
     ...(["on_poweroff", "on_reboot", "on_crash"] as const).map(
       (k) => resource[k] !== undefined && el(k, {}, str(resource[k]) ?? ""),
@@ -338,7 +384,7 @@ function hostdevXml(h: Attrs): Element {
       { mode: "subsystem", type: "usb", managed },
       el(
         "source",
-        {},
+        { startupPolicy: str(source.start_up_policy) },
         obj(source.vendor) && el("vendor", { id: str(obj(source.vendor)?.id) }),
         obj(source.product) && el("product", { id: str(obj(source.product)?.id) }),
       ),
@@ -363,5 +409,31 @@ function hostdevXml(h: Attrs): Element {
     ),
     ...common,
     rom && el("rom", { bar: str(rom.bar), file: str(rom.file), enabled: str(rom.enabled) }),
+  );
+}
+
+/**
+ * A serial port or console. Without a source the provider (libvirtxml) writes no type and libvirt makes it a pty:
+ * shown as libvirt stores it (`virsh dumpxml`), which is also what libvirt's schema requires.
+ */
+function chardevXml(name: "serial" | "console", c: Attrs): Element {
+  const target = obj(c.target);
+  const model = obj(target?.model);
+  const pty = obj(obj(c.source)?.pty);
+  return el(
+    name,
+    { type: "pty" },
+    pty && el("source", { path: str(pty.path) }),
+    target &&
+      el("target", { type: str(target.type), port: str(target.port) }, model && el("model", { name: str(model.name) })),
+  );
+}
+
+function tpmXml(t: Attrs): Element {
+  const emulator = obj(obj(t.backend)?.emulator);
+  return el(
+    "tpm",
+    { model: str(t.model) },
+    emulator && el("backend", { type: "emulator", version: str(emulator.version) }),
   );
 }

@@ -68,6 +68,10 @@ const libvirtHost = z.strictObject({
 });
 
 const libvirtVm = z.strictObject({
+  guestOs: z.enum(["linux", "windows"]).optional(),
+  virtioDrivers: z.boolean().optional(),
+  tpm: z.boolean().optional(),
+  memoryHardLimitMib: z.number().int().positive().optional(),
   baseImage: absolutePath,
   diskGib: z.number().int().positive().max(65536, "at most 65536 GiB").optional(),
   network: name.optional(),
@@ -113,6 +117,9 @@ export const LIBVIRT_FLEET: FleetFileFragments<LibvirtFleetSite, LibvirtFleetVm>
         ],
       },
     },
-    vm: { baseImage: "/var/lib/libvirt/images/ubuntu-24.04.qcow2" },
+    vm: {
+      baseImage: "/var/lib/libvirt/images/ubuntu-24.04.qcow2",
+      cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly ops"] },
+    },
   },
 };

@@ -16,6 +16,7 @@ import { PciAddress } from "../../pci/address";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import { OvmfPaths } from "./distro";
+import { GuestProfile, guestProfile } from "./guest";
 import { LibvirtVmOptions } from "./vm-options";
 
 export const DEFAULT_DISK_GIB = 40;
@@ -36,8 +37,9 @@ export interface RenderedDomain {
   /** Writes what follows from the VM's GPUs into the domain: called at synth, once the allocation is complete. */
   readonly finalize: () => void;
   readonly bootVolume: Volume;
-  readonly cloudInit: CloudinitDisk;
-  readonly cloudInitVolume: Volume;
+  /** The cloud-init seed, when the guest runs it (see guest.ts): Linux, or Windows with cloudbase-init. */
+  readonly cloudInit?: CloudinitDisk;
+  readonly cloudInitVolume?: Volume;
 }
 
 /** One hostdev per PCI function, function 0 first, each managed (libvirt binds it to vfio-pci on start). */
@@ -97,24 +99,68 @@ export function gpuDependentDomain(vm: GpuPassthroughVm, opts: LibvirtVmOptions)
   const mmioArgs = ovmfApertureArgs(derived.mmio);
   const usb = (opts.usbDevices ?? []).map((u) => ({
     managed: true,
-    subsysUsb: { source: { vendor: { id: `0x${u.vendorId}` }, product: { id: `0x${u.productId}` } } },
+    // Optional at start: an unplugged keyboard or receiver must not keep the VM from starting.
+    subsysUsb: {
+      source: { vendor: { id: `0x${u.vendorId}` }, product: { id: `0x${u.productId}` }, startUpPolicy: "optional" },
+    },
   }));
   return {
     description: `GPU passthrough VM: ${derived.gpus.map((g) => `${g.label} ${g.model.name}`).join(", ")}`,
     // The 64-bit aperture sits above guest RAM; the guest needs the host's physical address width to reach it.
     maxPhysAddr: derived.mmio.needs64BitMmio ? { mode: "passthrough" } : undefined,
     kvm: derived.hideHypervisor ? { hidden: { state: "on" } } : undefined,
-    hyperV: derived.hideHypervisor
-      ? {
-          mode: "custom",
-          relaxed: { state: "on" },
-          vapic: { state: "on" },
-          spinlocks: { state: "on", retries: 8191 },
-          vendorId: { state: "on", value: opts.hypervisorVendorId ?? DEFAULT_HYPERV_VENDOR_ID },
-        }
-      : undefined,
+    hyperV: hyperV(derived.hideHypervisor, guestProfile(vm, opts), opts),
     hostdevs: [...pciHostdevs(derived.gpus, opts.gpuRom), ...usb],
     qemuCommandline: mmioArgs.length ? { args: mmioArgs.map((value) => ({ value })) } : undefined,
+  };
+}
+
+const ON = { state: "on" } as const;
+
+/**
+ * Hyper-V enlightenments: Windows gets the set VFIO guides give (the timers need hypervclock, which the clock turns
+ * on); a hidden hypervisor also needs a vendor id that is not KVM's. Linux gets only what hiding needs.
+ */
+function hyperV(
+  hidden: boolean,
+  guest: GuestProfile,
+  opts: LibvirtVmOptions,
+): NonNullable<DomainConfig["features"]>["hyperV"] {
+  const vendorId = hidden
+    ? { vendorId: { state: "on", value: opts.hypervisorVendorId ?? DEFAULT_HYPERV_VENDOR_ID } }
+    : {};
+  if (guest.os === "windows") {
+    return {
+      mode: "custom",
+      relaxed: ON,
+      vapic: ON,
+      spinlocks: { state: "on", retries: 8191 },
+      vpIndex: ON,
+      runtime: ON,
+      synic: ON,
+      stimer: { state: "on", direct: ON },
+      reset: ON,
+      ...vendorId,
+      frequencies: ON,
+      tlbFlush: ON,
+      ipi: ON,
+    };
+  }
+  return hidden
+    ? { mode: "custom", relaxed: ON, vapic: ON, spinlocks: { state: "on", retries: 8191 }, ...vendorId }
+    : undefined;
+}
+
+/** Windows keeps its RTC in local time and times itself with hypervclock; HPET only adds interrupts (virt-manager). */
+function clock(guest: GuestProfile): DomainConfig["clock"] {
+  return {
+    offset: guest.os === "windows" ? "localtime" : "utc",
+    timer: [
+      { name: "rtc", tickPolicy: "catchup" },
+      { name: "pit", tickPolicy: "delay" },
+      { name: "hpet", present: "no" },
+      ...(guest.os === "windows" ? [{ name: "hypervclock", present: "yes" }] : []),
+    ],
   };
 }
 
@@ -150,6 +196,7 @@ export function domainConfig(
 ): DomainConfig {
   const efi = vm.firmware === "efi";
   const { ovmf } = placement;
+  const guest = guestProfile(vm, opts);
   return {
     provider: placement.provider,
     name: vm.vmName,
@@ -191,6 +238,8 @@ export function domainConfig(
       ...(gpu?.maxPhysAddr ? { maxPhysAddr: gpu.maxPhysAddr } : {}),
     },
     ...(opts.vcpuPins?.length ? { cpuTune: { vcpuPin: opts.vcpuPins.map((cpuSet, vcpu) => ({ vcpu, cpuSet })) } } : {}),
+    // With locked memory and no hard limit libvirt lets QEMU lock without bound (Red Hat requires a limit).
+    memoryTune: { hardLimit: guest.hardLimitMib, hardLimitUnit: "MiB" },
     memoryBacking: {
       memoryLocked: true,
       ...(opts.hugepages
@@ -205,23 +254,37 @@ export function domainConfig(
       ...(gpu?.hyperV ? { hyperV: gpu.hyperV } : {}),
       ioapic: { driver: "kvm" },
     },
+    clock: clock(guest),
     devices: {
       disks: [
         {
           device: "disk",
           driver: { name: "qemu", type: "qcow2" },
           source: { volume: { pool: placement.pool, volume: bootVolumeName(vm) } },
-          target: { dev: "vda", bus: "virtio" },
+          target: { dev: guest.diskDev, bus: guest.diskBus },
         },
-        {
-          device: "cdrom",
-          source: { volume: { pool: placement.pool, volume: cloudInitVolumeName(vm, opts) } },
-          target: { dev: "sda", bus: "sata" },
-          readOnly: true,
-        },
+        ...(guest.seed
+          ? [
+              {
+                device: "cdrom",
+                source: { volume: { pool: placement.pool, volume: cloudInitVolumeName(vm, opts) } },
+                target: { dev: guest.diskBus === "sata" ? "sdb" : "sda", bus: "sata" },
+                readOnly: true,
+              },
+            ]
+          : []),
       ],
-      interfaces: [{ source: { network: { network: opts.network ?? placement.network } }, model: { type: "virtio" } }],
+      interfaces: [
+        { source: { network: { network: opts.network ?? placement.network } }, model: { type: guest.nicModel } },
+      ],
       hostdevs: gpu?.hostdevs ?? [],
+      // A serial port and its console: `virsh console` when the GPU shows nothing or the network is down.
+      // No source: libvirt makes it a pty. A pty path in the plan would differ from the running domain's /dev/pts/N.
+      serials: [{ target: { type: "isa-serial", port: 0, model: { name: "isa-serial" } } }],
+      consoles: [{ target: { type: "serial", port: 0 } }],
+      // VFIO pins all guest memory: a balloon could not return any.
+      memBalloon: { model: "none" },
+      ...(guest.tpm ? { tpms: [{ model: "tpm-crb", backend: { emulator: { version: "2.0" } } }] } : {}),
     },
     ...(gpu?.qemuCommandline ? { qemuCommandline: gpu.qemuCommandline } : {}),
   };
@@ -264,10 +327,42 @@ export function renderDomain(vm: GpuPassthroughVm, opts: LibvirtVmOptions, place
       name: bootVolumeName(vm),
       pool: placement.pool,
       capacity: (opts.diskGib ?? DEFAULT_DISK_GIB) * 1024 * 1024 * 1024,
-      target: { format: { type: "qcow2" } },
+      // qcow2 v3: lazy refcounts, zero clusters and discard; libvirt would otherwise pick by its own version.
+      target: { format: { type: "qcow2" }, compat: "1.1" },
       backingStore: { path: opts.baseImage, format: { type: "qcow2" } },
     }),
   );
+  const seed = guestProfile(vm, opts).seed ? renderSeed(vm, opts, placement, CloudinitDisk, Volume) : undefined;
+  // Volumes are named literally in the domain (so its XML reads plainly); depends_on keeps the order.
+  const domain = new Domain(vm, "domain", {
+    // Without the GPU-dependent parts: finalize() writes them at synth, from the final allocation (reading it while
+    // VMs are still being defined would make the app allocate again for every VM).
+    ...terraformLiteral(domainConfig(vm, opts, placement, undefined)),
+    dependsOn: [bootVolume, ...(seed ? [seed.cloudInitVolume] : [])],
+  });
+  // The blocks that follow from the GPUs, written again from the final allocation (escape-hatch overrides are
+  // applied on top at synth; they are kept).
+  const finalize = () => {
+    const config = terraformLiteral(domainConfig(vm, opts, placement));
+    domain.description = config.description ?? "";
+    if (config.cpu) domain.putCpu(config.cpu);
+    if (config.features) domain.putFeatures(config.features);
+    if (config.devices) domain.putDevices(config.devices);
+    if (config.qemuCommandline) domain.putQemuCommandline(config.qemuCommandline);
+    else domain.resetQemuCommandline();
+  };
+  return { domain, finalize, bootVolume, ...seed };
+}
+
+/** The NoCloud seed: an ISO built on the runner, uploaded into a volume the domain attaches as a CD-ROM. */
+function renderSeed(
+  vm: GpuPassthroughVm,
+  opts: LibvirtVmOptions,
+  placement: DomainPlacement,
+  CloudinitDisk: ReturnType<typeof bindings>["CloudinitDisk"],
+  Volume: ReturnType<typeof bindings>["Volume"],
+): { cloudInit: CloudinitDisk; cloudInitVolume: Volume } {
+  const provider = placement.provider;
   const cloudInit = new CloudinitDisk(
     vm,
     "cloudinit",
@@ -296,23 +391,5 @@ export function renderDomain(vm: GpuPassthroughVm, opts: LibvirtVmOptions, place
       },
     }),
   );
-  // Volumes are named literally in the domain (so its XML reads plainly); depends_on keeps the order.
-  const domain = new Domain(vm, "domain", {
-    // Without the GPU-dependent parts: finalize() writes them at synth, from the final allocation (reading it while
-    // VMs are still being defined would make the app allocate again for every VM).
-    ...terraformLiteral(domainConfig(vm, opts, placement, undefined)),
-    dependsOn: [bootVolume, cloudInitVolume],
-  });
-  // The blocks that follow from the GPUs, written again from the final allocation (escape-hatch overrides are
-  // applied on top at synth; they are kept).
-  const finalize = () => {
-    const config = terraformLiteral(domainConfig(vm, opts, placement));
-    domain.description = config.description ?? "";
-    if (config.cpu) domain.putCpu(config.cpu);
-    if (config.features) domain.putFeatures(config.features);
-    if (config.devices) domain.putDevices(config.devices);
-    if (config.qemuCommandline) domain.putQemuCommandline(config.qemuCommandline);
-    else domain.resetQemuCommandline();
-  };
-  return { domain, finalize, bootVolume, cloudInit, cloudInitVolume };
+  return { cloudInit, cloudInitVolume };
 }

@@ -27,9 +27,35 @@ export interface LibvirtCloudInit {
   readonly userData?: string;
 }
 
+/** The guest's operating system: it decides the clock, the Hyper-V enlightenments, the TPM and the disk bus. */
+export type LibvirtGuestOs = "linux" | "windows";
+
 export interface LibvirtVmOptions extends HypervisorVmOptions {
   /** These are libvirt settings. */
   readonly kind: "libvirt";
+  /**
+   * The guest's operating system. Windows guests get a TPM 2.0 and secure boot (Windows 11 requires both), the
+   * Hyper-V enlightenments and hypervclock, a clock in local time, and SATA/e1000e unless `virtioDrivers`.
+   * @default "linux"
+   */
+  readonly guestOs?: LibvirtGuestOs;
+  /**
+   * The base image has the virtio drivers (virtio-win's viostor and NetKVM on Windows; every Linux has them): the
+   * boot disk is virtio-blk and the NIC virtio-net. Without them Windows cannot find its boot disk (INACCESSIBLE_BOOT_DEVICE).
+   * @default - true on Linux, false on Windows (SATA disk, e1000e NIC)
+   */
+  readonly virtioDrivers?: boolean;
+  /**
+   * A software TPM 2.0 (swtpm, which the host preparation installs), CRB interface.
+   * @default - true on Windows, false on Linux
+   */
+  readonly tpm?: boolean;
+  /**
+   * The domain's memory hard limit (`memtune hard_limit`) in MiB: with locked memory, libvirt otherwise lets QEMU
+   * lock without limit. Guest memory plus what QEMU itself uses.
+   * @default - guest memory + 1024 MiB (libvirt's own allowance for a VFIO guest's locked memory)
+   */
+  readonly memoryHardLimitMib?: number;
   /**
    * Absolute path, on the host, of the qcow2 base image the boot disk is layered on (a backing store: the image
    * is never written). E.g. `/var/lib/libvirt/images/noble-server-cloudimg-amd64.img`.
@@ -46,8 +72,10 @@ export interface LibvirtVmOptions extends HypervisorVmOptions {
    */
   readonly network?: string;
   /**
-   * cloud-init seed attached as a CD-ROM.
-   * @default - host name = VM name, no SSH key
+   * cloud-init seed attached as a CD-ROM (a NoCloud `cidata` ISO). Linux cloud images run cloud-init and need an SSH
+   * key (they have no password); on Windows the seed is attached only when this is given, for cloudbase-init's
+   * NoCloud service in the base image.
+   * @default - Linux: host name = VM name (an SSH key must be given); Windows: no seed
    */
   readonly cloudInit?: LibvirtCloudInit;
   /**
@@ -67,7 +95,8 @@ export interface LibvirtVmOptions extends HypervisorVmOptions {
    */
   readonly gpuRom?: { readonly file?: string; readonly bar?: boolean };
   /**
-   * USB devices passed through, e.g. the guest's own keyboard and mouse (seed 000's separate peripherals).
+   * USB devices passed through, e.g. the guest's own keyboard and mouse (seed 000's separate peripherals). Each is
+   * optional at start (`startupPolicy='optional'`): an unplugged receiver does not keep the VM from starting.
    * @default - none
    */
   readonly usbDevices?: readonly UsbDevice[];

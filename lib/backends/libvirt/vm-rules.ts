@@ -6,6 +6,7 @@ import type { TerraformResource } from "cdktf";
 import type { PassthroughHost } from "../../host";
 import { IommuGroup, checkIsolation, isolationFix } from "../../pci/iommu";
 import { Problem } from "../../problems";
+import { guestProblems } from "./guest-rules";
 import type { GpuPassthroughVm } from "../../vm";
 import { terraformValue } from "../../terraform-literal";
 import { OvmfPaths } from "./distro";
@@ -59,7 +60,7 @@ export function libvirtVmProblems(
   opts: LibvirtVmOptions,
   groups: readonly IommuGroup[],
 ): Problem[] {
-  return [...isolationProblems(vm, groups), ...optionProblems(vm, opts)];
+  return [...isolationProblems(vm, groups), ...optionProblems(vm, opts), ...guestProblems(vm, opts)];
 }
 
 /** Every function in a passed GPU's IOMMU group goes to this VM (bridges aside), and the inventory knows them all. */
