@@ -9,7 +9,8 @@ import { Testing } from "cdktf";
 import { hostPrepPlan } from "../lib/backends/libvirt/host-prep";
 import { HostGpuProps } from "../lib/host";
 import { CpuVendor } from "../lib/host-prep/cpu";
-import { kernelArgCommands } from "../lib/host-prep/distro";
+import { LinuxDistro, kernelArgCommands } from "../lib/host-prep/distro";
+import { GuestHostNeeds } from "../lib/host-prep/hugepages";
 import { planHostPreparation } from "../lib/host-prep/plan";
 import { preparationScript, preparationSteps } from "../lib/host-prep/script";
 import { PciAddress } from "../lib/pci/address";
@@ -137,6 +138,11 @@ describe("preflight and the libvirt plan agree on a host's kernel arguments", ()
       pciDrivers: [...new Set(devices.map((d) => d.driver as string))],
       driverModules: { nvidia: "nvidia", snd_hda_intel: "snd_hda_intel", i915: "i915" },
       modules: { vendorReset: false },
+      numaNodes: [],
+      threadSiblings: new Map(),
+      hugepages: {},
+      hugetlbfsMounts: [],
+      interruptRemapping: {},
       problems: [],
     });
   const rtx3090 = (bus: string) => [
@@ -182,5 +188,168 @@ describe("preflight and the libvirt plan agree on a host's kernel arguments", ()
     expect(plan.kernelArgs).toEqual(preflight.kernelArgs);
     expect(plan.driverOverrides).toEqual(preflight.driverOverrides.map((a) => `driverctl set-override ${a} vfio-pci`));
     expect(preflight.driverOverrides).toEqual(["0000:02:00.0", "0000:02:00.1"]);
+  });
+});
+
+describe("what the guests need beyond their GPUs: huge pages at boot, a 1 GiB hugetlbfs, swtpm", () => {
+  const guest = (vm: string, memoryMib: number, extra: Partial<GuestHostNeeds> = {}): GuestHostNeeds => ({
+    vm,
+    memoryMib,
+    numaNodes: [],
+    tpm: false,
+    ...extra,
+  });
+  const plan = (distro: LinuxDistro, guests: GuestHostNeeds[]) =>
+    planHostPreparation({
+      host: "kvm-01",
+      cpuVendor: "intel",
+      distro,
+      assigned: [{ gpu: plannedGpu("0000:17:00.0", "nvidia-a100-80gb"), vm: "train-01" }],
+      kept: [],
+      guests,
+    });
+  const base = ["intel_iommu=on", "iommu=pt", "vfio-pci.ids=10de:20b5"];
+
+  test("no guest with huge pages or a TPM: the plan is what it was", () => {
+    const p = plan("debian", [guest("train-01", 65536)]);
+    expect(p.kernelArgs).toEqual(base);
+    expect([p.hugepages, p.mounts, p.packages]).toEqual([[], [], []]);
+    expect(preparationScript(p)).not.toMatch(/hugetlbfs|swtpm|hugepages/);
+  });
+
+  test("1 GiB pages on known nodes: node form on Debian, one page per GiB of guest memory, split over a VM's nodes", () => {
+    const p = plan("debian", [
+      guest("train-01", 65536, { hugepages: "1G", numaNodes: [0] }),
+      guest("train-02", 49152, { hugepages: "1G", numaNodes: [0, 1] }),
+    ]);
+    expect(p.hugepages).toEqual([{ size: "1G", pages: 112, perNode: { 0: 88, 1: 24 }, vms: ["train-01", "train-02"] }]);
+    expect(p.kernelArgs).toEqual([...base, "default_hugepagesz=1G", "hugepagesz=1G", "hugepages=0:88,1:24"]);
+    expect(p.mounts).toEqual([
+      {
+        path: "/dev/hugepages1G",
+        fstab: "hugetlbfs /dev/hugepages1G hugetlbfs pagesize=1G 0 0",
+        why: "QEMU backs 1 GiB-page guests with files on a hugetlbfs of that page size",
+      },
+    ]);
+    expect(p.notes).toContain(
+      "112 huge pages of 1 GiB reserved at boot for train-01, train-02, on the nodes of their GPUs (node 0: 88, node 1: 24)",
+    );
+    expect(p.rebootRequired).toBe(true);
+  });
+
+  test("Ubuntu and RHEL get the total: their long-term kernels predate the node form (Linux 5.16)", () => {
+    const guests = [guest("train-01", 65536, { hugepages: "1G", numaNodes: [1] })];
+    for (const distro of ["ubuntu", "rhel"] as const) {
+      const p = plan(distro, guests);
+      expect(p.kernelArgs.slice(-3)).toEqual(["default_hugepagesz=1G", "hugepagesz=1G", "hugepages=64"]);
+      expect(p.notes.join("\n")).toContain(
+        `the guests want node 1: 64, but ${distro}'s long-term kernel predates the node form hugepages=<node>:<pages> (Linux 5.16), so the kernel spreads them over all nodes; on a 5.16 or newer kernel write hugepages=1:64 instead`,
+      );
+    }
+  });
+
+  test("2 MiB and 1 GiB guests on one host: both pairs, and the default size stays 2 MiB for systemd's /dev/hugepages", () => {
+    const p = plan("arch", [
+      guest("small", 4097, { hugepages: "2M" }),
+      guest("big", 32768, { hugepages: "1G", numaNodes: [0] }),
+    ]);
+    expect(p.kernelArgs.slice(3)).toEqual(["hugepagesz=1G", "hugepages=0:32", "hugepagesz=2M", "hugepages=2049"]);
+    expect(p.notes).toContain(
+      "2049 huge pages of 2 MiB reserved at boot for small, in total: the guests' NUMA nodes are unknown (declare numaNode on their GPUs)",
+    );
+    expect(p.mounts.map((m) => m.path)).toEqual(["/dev/hugepages1G"]);
+  });
+
+  test.each([
+    ["debian", "DEBIAN_FRONTEND=noninteractive apt-get install -y swtpm swtpm-tools"],
+    ["ubuntu", "DEBIAN_FRONTEND=noninteractive apt-get install -y swtpm swtpm-tools"],
+    ["fedora", "dnf install -y swtpm swtpm-tools"],
+    ["rhel", "dnf install -y swtpm swtpm-tools"],
+    ["arch", "pacman -S --needed --noconfirm swtpm"],
+  ] as const)("a guest with a TPM: %s installs swtpm (%s)", (distro, command) => {
+    const p = plan(distro, [guest("win-01", 16384, { tpm: true }), guest("train-01", 8192)]);
+    expect(p.packages).toEqual([
+      {
+        names: distro === "arch" ? ["swtpm"] : ["swtpm", "swtpm-tools"],
+        command,
+        why: "libvirt runs swtpm for the software TPM of win-01",
+      },
+    ]);
+    expect(preparationScript(p)).toContain(
+      `# Packages: libvirt runs swtpm for the software TPM of win-01.\n${command}\n`,
+    );
+  });
+
+  test("the script is valid sh with the fstab line, the mount, the libvirt restart, and host steps for each", () => {
+    const p = plan("debian", [guest("train-01", 65536, { hugepages: "1G", numaNodes: [0], tpm: true })]);
+    const script = preparationScript(p);
+    const file = join(tempDir("gpt-huge-"), "prepare-host.sh");
+    writeFileSync(file, script);
+    const syntax = spawnSync("sh", ["-n", file], { encoding: "utf8" });
+    expect(syntax.stderr).toBe("");
+    expect(syntax.status).toBe(0);
+    expect(script).toContain(
+      [
+        "grep -qxF 'hugetlbfs /dev/hugepages1G hugetlbfs pagesize=1G 0 0' /etc/fstab 2>/dev/null || echo 'hugetlbfs /dev/hugepages1G hugetlbfs pagesize=1G 0 0' >> /etc/fstab",
+        "mkdir -p /dev/hugepages1G",
+        "[ ! -d /sys/kernel/mm/hugepages/hugepages-1048576kB ] || mountpoint -q /dev/hugepages1G || mount /dev/hugepages1G",
+        "systemctl try-restart libvirtd.service virtqemud.service 2>/dev/null || true",
+      ].join("\n"),
+    );
+    const commands = preparationSteps(p).flatMap((s) => (s.command ? [s.command] : []));
+    expect(commands).toContain("DEBIAN_FRONTEND=noninteractive apt-get install -y swtpm swtpm-tools");
+    expect(commands).toContain("mkdir -p /dev/hugepages1G");
+  });
+
+  /** Runs a plan's GRUB edits (not update-grub) on a scratch /etc/default/grub holding `line`; returns the file. */
+  function grubAfter(line: string, ...plans: ReturnType<typeof plan>[]): string {
+    const root = tempDir("gpt-grub-");
+    mkdirSync(join(root, "etc/default"), { recursive: true });
+    writeFileSync(join(root, "etc/default/grub"), `${line}\n`);
+    const edits = plans.flatMap((p) =>
+      p.kernelArgCommands.filter((c) => c !== "update-grub").map((c) => c.replace(/\/etc\//g, `${root}/etc/`)),
+    );
+    const run = spawnSync("sh", ["-eu", "-c", edits.join("\n")], { encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    return readFileSync(join(root, "etc/default/grub"), "utf8");
+  }
+
+  test("GRUB: applied twice the line is the same; a new count replaces the old one instead of adding a second", () => {
+    const sixtyFour = plan("debian", [guest("train-01", 65536, { hugepages: "1G", numaNodes: [0] })]);
+    const args = "intel_iommu=on iommu=pt vfio-pci.ids=10de:20b5";
+    const want64 = `GRUB_CMDLINE_LINUX_DEFAULT="quiet ${args} default_hugepagesz=1G hugepagesz=1G hugepages=0:64"\n`;
+    expect(grubAfter('GRUB_CMDLINE_LINUX_DEFAULT="quiet"', sixtyFour)).toBe(want64);
+    expect(grubAfter('GRUB_CMDLINE_LINUX_DEFAULT="quiet"', sixtyFour, sixtyFour)).toBe(want64);
+    // The kernel keeps the first hugepages= of a size and ignores a second: the old count must go.
+    const both = plan("debian", [
+      guest("train-01", 65536, { hugepages: "1G", numaNodes: [0] }),
+      guest("train-02", 32768, { hugepages: "1G", numaNodes: [1] }),
+    ]);
+    expect(grubAfter('GRUB_CMDLINE_LINUX_DEFAULT="hugepages=16 quiet"', sixtyFour, both)).toBe(
+      `GRUB_CMDLINE_LINUX_DEFAULT="quiet ${args} default_hugepagesz=1G hugepagesz=1G hugepages=0:64,1:32"\n`,
+    );
+  });
+
+  test("Proxmox's /etc/kernel/cmdline: the old counts go, the new ones come once", () => {
+    const p = plan("proxmox", [guest("train-01", 8192, { hugepages: "1G", numaNodes: [0] })]);
+    const root = tempDir("gpt-pve-huge-");
+    mkdirSync(join(root, "etc/kernel"), { recursive: true });
+    writeFileSync(join(root, "etc/kernel/cmdline"), "root=ZFS=rpool/ROOT/pve-1 hugepagesz=1G hugepages=2 boot=zfs\n");
+    const edits = p.kernelArgCommands
+      .filter((c) => c.includes("/etc/kernel/cmdline"))
+      .map((c) => c.replace(/\/etc\//g, `${root}/etc/`));
+    const run = spawnSync("sh", ["-eu", "-c", [...edits, ...edits].join("\n")], { encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    expect(readFileSync(join(root, "etc/kernel/cmdline"), "utf8")).toBe(
+      "root=ZFS=rpool/ROOT/pve-1 boot=zfs intel_iommu=on iommu=pt vfio-pci.ids=10de:20b5 default_hugepagesz=1G hugepagesz=1G hugepages=0:8\n",
+    );
+  });
+
+  test("grubby (Fedora, RHEL): one --args with every argument", () => {
+    const p = plan("fedora", [guest("train-01", 8192, { hugepages: "1G", numaNodes: [0] })]);
+    expect(p.kernelArgCommands).toEqual([
+      'grubby --update-kernel=ALL --args="intel_iommu=on iommu=pt vfio-pci.ids=10de:20b5 default_hugepagesz=1G hugepagesz=1G hugepages=0:8"',
+    ]);
   });
 });

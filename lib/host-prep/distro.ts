@@ -80,14 +80,33 @@ function grubArgCommand(arg: string): string {
   );
 }
 
+/** Kernel arguments whose names may already be on the line with other values, set as a group (see below). */
+export interface ReplacedKernelArgs {
+  /** Argument names whose earlier values are removed first. */
+  readonly names: readonly string[];
+  /** The arguments, appended in this order. */
+  readonly args: readonly string[];
+}
+
 /**
  * Commands that add kernel arguments and rebuild the boot loader configuration, idempotently: an argument already on
- * the line is not added again.
+ * the line is not added again. `replaced` arguments (huge page counts, which change as VMs come and go) first lose
+ * every earlier `name=value` of their names, then are appended in their order (`hugepagesz=` and its `hugepages=` are
+ * a pair): running the commands again gives the same line. grubby needs no removal: adding an argument replaces the
+ * values of the same name (grubby-bls, update_args).
  */
-export function kernelArgCommands(distro: LinuxDistro, args: readonly string[]): string[] {
-  if (!args.length) return [];
+export function kernelArgCommands(
+  distro: LinuxDistro,
+  args: readonly string[],
+  replaced: ReplacedKernelArgs = { names: [], args: [] },
+): string[] {
+  if (!args.length && !replaced.args.length) return [];
   const bootLoader = DISTROS[distro].bootLoader;
-  if (bootLoader === "grubby") return [`grubby --update-kernel=ALL --args="${args.join(" ")}"`];
+  const all = [...args, ...replaced.args];
+  if (bootLoader === "grubby") return [`grubby --update-kernel=ALL --args="${all.join(" ")}"`];
+  const group = replaced.args.join(" ");
+  const strip = `s/(^|[" ])(${replaced.names.join("|")})=[^ "]*/\\1/g;s/  +/ /g`;
+  const grubReplace = `sed -i -E '/^GRUB_CMDLINE_LINUX_DEFAULT=/{${strip};s/ *"$/ ${group}"/;s/=" /="/}' /etc/default/grub`;
   if (bootLoader === "proxmox") {
     // Which loader a node uses depends on how it was installed: edit each file that exists (the other loader never
     // reads its file), then let proxmox-boot-tool apply them if it manages the boot partitions ("status" exits 2 when
@@ -98,14 +117,39 @@ export function kernelArgCommands(distro: LinuxDistro, args: readonly string[]):
           `[ ! -f /etc/kernel/cmdline ] || grep -qE '(^| )${arg}( |$)' /etc/kernel/cmdline || ` +
           `sed -i '1s/$/ ${arg}/' /etc/kernel/cmdline`,
       ),
+      ...(group
+        ? [`[ ! -f /etc/kernel/cmdline ] || sed -i -E '1{${strip};s/ *$/ ${group}/;s/^ //}' /etc/kernel/cmdline`]
+        : []),
       ...args.map((arg) => `[ ! -f /etc/default/grub ] || ${grubArgCommand(arg)}`),
+      ...(group ? [`[ ! -f /etc/default/grub ] || ${grubReplace}`] : []),
       "if proxmox-boot-tool status --quiet >/dev/null 2>&1; then proxmox-boot-tool refresh; else update-grub; fi",
     ];
   }
   return [
     ...args.map(grubArgCommand),
+    ...(group ? [grubReplace] : []),
     bootLoader === "grub-debian" ? "update-grub" : "grub-mkconfig -o /boot/grub/grub.cfg",
   ];
+}
+
+/** The distribution's command that installs packages (already installed ones are left as they are). */
+export function installCommand(distro: LinuxDistro, packages: readonly string[]): string {
+  const list = packages.join(" ");
+  switch (distro) {
+    case "fedora":
+    case "rhel":
+      return `dnf install -y ${list}`;
+    case "arch":
+      return `pacman -S --needed --noconfirm ${list}`;
+    default:
+      return `DEBIAN_FRONTEND=noninteractive apt-get install -y ${list}`;
+  }
+}
+
+/** swtpm, the software TPM libvirt starts for a guest's `<tpm model="tpm-crb"><backend type="emulator"/>`. */
+export function swtpmPackages(distro: LinuxDistro): string[] {
+  // Arch's swtpm package carries swtpm_setup and swtpm_localca, which Debian and Fedora split into swtpm-tools.
+  return distro === "arch" ? ["swtpm"] : ["swtpm", "swtpm-tools"];
 }
 
 /** How to add kernel arguments on the common distributions, for people (preflight does not know the distribution). */

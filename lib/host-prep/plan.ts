@@ -10,7 +10,24 @@ import { GpuModel, mappedMib } from "../gpu/model";
 import { isLargeBar } from "../mmio";
 import type { PciAddress } from "../pci/address";
 import { CpuVendor, firmwareSetting, iommuArg } from "./cpu";
-import { LinuxDistro, VFIO_MODULES, bootLoaderNotes, initramfsTool, kernelArgCommands } from "./distro";
+import {
+  LinuxDistro,
+  VFIO_MODULES,
+  bootLoaderNotes,
+  initramfsTool,
+  installCommand,
+  kernelArgCommands,
+  swtpmPackages,
+} from "./distro";
+import {
+  GuestHostNeeds,
+  HUGETLBFS_1G,
+  HUGE_PAGE_ARG_NAMES,
+  HugePageNeed,
+  hugePageKernelArgs,
+  hugePageNeeds,
+  hugePageNotes,
+} from "./hugepages";
 
 /** One PCI function vfio-pci must claim, and the VM it is for. */
 export interface PreparedFunction {
@@ -42,6 +59,22 @@ export interface HostPrepInput {
   readonly assigned: readonly { readonly gpu: PlannedGpu; readonly vm: string }[];
   /** GPUs the host keeps (role host): vfio-pci must leave them alone. */
   readonly kept: readonly PlannedGpu[];
+  /** What the host's guests need beyond their GPUs: huge pages, a software TPM. @default - nothing */
+  readonly guests?: readonly GuestHostNeeds[];
+}
+
+/** A hugetlbfs mount the host needs: its fstab line and mount point. */
+export interface PreparedMount {
+  readonly path: string;
+  readonly fstab: string;
+  readonly why: string;
+}
+
+/** Packages the host needs, with the command that installs them. */
+export interface PreparedPackages {
+  readonly names: readonly string[];
+  readonly command: string;
+  readonly why: string;
 }
 
 /** The preparation of one host; written as JSON (`host-prep.json`), so its fields are its format. */
@@ -51,7 +84,7 @@ export interface HostPreparation {
   readonly distro: LinuxDistro;
   /** Firmware settings, for people: they cannot be scripted. */
   readonly bios: readonly string[];
-  /** Arguments for the kernel command line. */
+  /** Arguments for the kernel command line (huge page reservations last). */
   readonly kernelArgs: readonly string[];
   /** How vfio-pci finds the functions: by id (`vfio-pci.ids`), or by address (`driverctl`) when ids are ambiguous. */
   readonly bindBy: "ids" | "address";
@@ -71,6 +104,11 @@ export interface HostPreparation {
   readonly kernelArgCommands: readonly string[];
   /** Commands that bind functions by address (persistent across boots); empty when binding by id. */
   readonly driverOverrides: readonly string[];
+  /** Huge pages reserved at boot, by size, for the guests backed by them. */
+  readonly hugepages: readonly HugePageNeed[];
+  /** hugetlbfs mounts the guests need (1 GiB pages); libvirt finds every hugetlbfs mount when it starts. */
+  readonly mounts: readonly PreparedMount[];
+  readonly packages: readonly PreparedPackages[];
   readonly rebootRequired: boolean;
   readonly notes: readonly string[];
 }
@@ -221,7 +259,24 @@ export function planHostPreparation(input: HostPrepInput): HostPreparation {
   const keptIds = input.kept.flatMap((g) => gpuFunctions(g).flatMap(allIds));
   const binding = bindingFor(functions, keptIds);
   const ids = binding.ids;
-  const kernelArgs = kernelArgsFor(input.cpuVendor, ids);
+  const baseArgs = kernelArgsFor(input.cpuVendor, ids);
+  const guests = input.guests ?? [];
+  const hugepages = hugePageNeeds(guests);
+  const hugeArgs = hugePageKernelArgs(hugepages, input.distro);
+  const kernelArgs = [...baseArgs, ...hugeArgs];
+  const tpmVms = guests.filter((g) => g.tpm).map((g) => g.vm);
+  const packages: PreparedPackages[] = tpmVms.length
+    ? [
+        {
+          names: swtpmPackages(input.distro),
+          command: installCommand(input.distro, swtpmPackages(input.distro)),
+          why: `libvirt runs swtpm for the software TPM of ${tpmVms.join(", ")}`,
+        },
+      ]
+    : [];
+  const mounts: PreparedMount[] = hugepages.some((n) => n.size === "1G")
+    ? [{ ...HUGETLBFS_1G, why: "QEMU backs 1 GiB-page guests with files on a hugetlbfs of that page size" }]
+    : [];
   const modprobeLines = [
     ...(ids.length ? [`options vfio-pci ids=${ids.join(",")}`] : []),
     ...softdepLines(gpuDrivers(input.assigned.map(({ gpu }) => gpu.model))),
@@ -239,6 +294,7 @@ export function planHostPreparation(input: HostPrepInput): HostPreparation {
     ...(input.kept.length
       ? [`the host keeps ${input.kept.map((g) => `${g.label} (${g.model.name})`).join(", ")}; vfio-pci leaves it alone`]
       : []),
+    ...hugePageNotes(hugepages, input.distro),
     ...(functions.length ? bootLoaderNotes(input.distro) : []),
   ];
   const initramfs = initramfsTool(input.distro);
@@ -262,10 +318,13 @@ export function planHostPreparation(input: HostPrepInput): HostPreparation {
       lines: initramfs.lines(VFIO_MODULES),
       rebuild: initramfs.rebuild,
     },
-    kernelArgCommands: kernelArgCommands(input.distro, kernelArgs),
+    kernelArgCommands: kernelArgCommands(input.distro, baseArgs, { names: HUGE_PAGE_ARG_NAMES, args: hugeArgs }),
     driverOverrides:
       binding.bindBy === "address" ? functions.map((f) => `driverctl set-override ${f.address} vfio-pci`) : [],
-    rebootRequired: functions.length > 0,
+    hugepages,
+    mounts,
+    packages,
+    rebootRequired: functions.length > 0 || hugeArgs.length > 0,
     notes,
   };
 }

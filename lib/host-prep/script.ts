@@ -23,6 +23,10 @@ export function preparationSteps(plan: HostPreparation): HostStep[] {
       description: `kernel arguments: ${plan.kernelArgs.join(" ")}`,
       command,
     })),
+    ...plan.packages.flatMap((p) => [{ kind: "command" as const, description: p.why, command: p.command }]),
+    ...plan.mounts.flatMap((m) =>
+      mountCommands(m.path, m.fstab).map((command): HostStep => ({ kind: "command", description: m.why, command })),
+    ),
     ...plan.driverOverrides.map((command): HostStep => ({
       kind: "command",
       description: "bind a guest GPU function to vfio-pci by address",
@@ -41,6 +45,24 @@ export function preparationSteps(plan: HostPreparation): HostStep[] {
       }),
     ),
     { kind: "reboot", description: "reboot the host: kernel arguments and the initramfs take effect at boot" },
+  ];
+}
+
+/**
+ * A hugetlbfs mount: in /etc/fstab for every boot (systemd creates the mount point), mounted now when the kernel
+ * offers the page size (a 1 GiB hugetlbfs cannot be mounted before the kernel has the 1 GiB pool, hence the test),
+ * and libvirt restarted so that it finds it: it looks for hugetlbfs mounts only when it starts.
+ */
+function mountCommands(path: string, fstab: string): string[] {
+  const pool = fstab.includes("pagesize=1G")
+    ? "/sys/kernel/mm/hugepages/hugepages-1048576kB"
+    : "/sys/kernel/mm/hugepages";
+  return [
+    ...fileCommands("/etc/fstab", [fstab]),
+    `mkdir -p ${path}`,
+    `[ ! -d ${pool} ] || mountpoint -q ${path} || mount ${path}`,
+    // Whichever daemon runs QEMU domains: monolithic libvirtd (Debian, Ubuntu, Arch) or modular virtqemud (Fedora, RHEL).
+    "systemctl try-restart libvirtd.service virtqemud.service 2>/dev/null || true",
   ];
 }
 
@@ -75,6 +97,12 @@ export function preparationScript(plan: HostPreparation, recovery?: Recovery): s
     ...(plan.driverOverrides.length
       ? ["# Bind by address (driverctl keeps the override across reboots).", ...plan.driverOverrides, ""]
       : []),
+    ...plan.packages.flatMap((p) => [shellComment(`Packages: ${p.why}.`), p.command, ""]),
+    ...plan.mounts.flatMap((m) => [
+      shellComment(`hugetlbfs at ${m.path}: ${m.why}; libvirt finds it when it starts.`),
+      ...mountCommands(m.path, m.fstab),
+      "",
+    ]),
     shellComment(`Load vfio-pci before the GPU drivers (${plan.modprobe.file}).`),
     ...fileCommands(plan.modprobe.file, plan.modprobe.lines),
     "",
