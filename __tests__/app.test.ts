@@ -128,7 +128,8 @@ describe("synthesis", () => {
     expect(run.stderr).toMatch(/has problems \(3\):/);
     expect(run.stderr).toContain('hosts[0].gpus[3].model (line 41): unknown GPU model "nvidia-a31". Known models: ');
     expect(run.stderr).toContain('hosts[1].gpus[0].address (line 48): "0000:17:00.9": function must be 0-7 (it is 9)');
-    expect(run.stderr).toContain("vms[2].cpus (line 132): Invalid input: expected number, received string");
+    const cpusLine = readFileSync("fleet.yaml", "utf8").split("\n").indexOf("    cpus: 16") + 1;
+    expect(run.stderr).toContain(`vms[2].cpus (line ${cpusLine}): Invalid input: expected number, received string`);
     expect(run.stderr).not.toMatch(/^\s+at /m);
     expect(existsSync(run.out)).toBe(false);
   });

@@ -6,7 +6,7 @@
  */
 import { TerraformProvider } from "cdktf";
 import type { Domain } from "../../../.gen/providers/libvirt/domain";
-import type { NumaNodeProps } from "../../cpu-topology";
+import type { CpuTopology, NumaNodeProps } from "../../cpu-topology";
 import type { PassthroughHost } from "../../host";
 import { IommuGroup, IommuGroupProps, parseIommuGroups } from "../../pci/iommu";
 import { Problem } from "../../problems";
@@ -21,9 +21,17 @@ import { KVM_LIMITS } from "./limits";
 import { domainXml } from "./domain-xml";
 import { CpuVendor, HostPrepPlan, hostPrepPlan, hostPrepScript } from "./host-prep";
 import { guestSettings, secureBootDefault } from "./guest";
+import { NumaPlacement, numaPlacement, numaSettings } from "./numa";
+import { numaHostProblems } from "./numa-rules";
 import { RenderedDomain, apertureSettings, renderDomain } from "./render-domain";
 import { LibvirtVmOptions } from "./vm-options";
-import { libvirtHostProblems, libvirtVmProblems, missingOptionsProblem, unrenderedDomainProblems } from "./vm-rules";
+import {
+  libvirtHostProblems,
+  libvirtVmProblems,
+  missingOptionsProblem,
+  numaProblems,
+  unrenderedDomainProblems,
+} from "./vm-rules";
 
 export interface LibvirtBackendProps {
   /**
@@ -108,6 +116,9 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
   public readonly prepFiles: readonly StackFile[];
 
   private readonly iommuProblems: readonly string[];
+  /** The declared NUMA nodes, when they are declared and sound. */
+  public readonly topology?: CpuTopology;
+  private readonly numaProblems: readonly Problem[];
 
   constructor(
     private readonly host: PassthroughHost,
@@ -118,6 +129,9 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
     const parsed = parseIommuGroups(props.iommuGroups, `${host.subject} iommuGroups`);
     this.iommuGroups = parsed.groups;
     this.iommuProblems = parsed.problems;
+    const numa = numaHostProblems(host, props.numaNodes);
+    this.topology = numa.topology;
+    this.numaProblems = numa.problems;
     this.prepFiles = preparationFiles(host, () => this.prepPlan(), hostPrepScript);
   }
 
@@ -140,7 +154,7 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
   }
 
   public problems(): Problem[] {
-    const problems = libvirtHostProblems(this.host, this.ovmf, this.iommuProblems);
+    const problems = [...libvirtHostProblems(this.host, this.ovmf, this.iommuProblems), ...this.numaProblems];
     for (const gpu of this.host.gpus) {
       if (gpu.match) {
         problems.push({
@@ -161,6 +175,11 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
     return this.rendered.get(vm);
   }
 
+  /** Where the VM runs on this host's NUMA nodes (from its GPUs as allocated now). */
+  public placementOf(vm: GpuPassthroughVm, opts: LibvirtVmOptions): NumaPlacement {
+    return numaPlacement(vm, opts.vcpuPins, this.topology);
+  }
+
   public secureBootDefault(options: LibvirtVmOptions | undefined): boolean | undefined {
     return secureBootDefault(options);
   }
@@ -173,6 +192,7 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
       pool: this.props.pool ?? "default",
       network: this.props.network ?? "default",
       ovmf: this.ovmf,
+      topology: this.topology,
     });
     this.rendered.set(vm, rendered);
     const { domain } = rendered;
@@ -187,10 +207,18 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
     return {
       resource: domain,
       finalize: rendered.finalize,
-      settings: () => [...apertureSettings(vm), ...(options ? guestSettings(vm, opts) : [])],
+      settings: () => [
+        ...apertureSettings(vm),
+        ...(options ? guestSettings(vm, opts) : []),
+        ...(options ? numaSettings(this.placementOf(vm, opts), this.topology !== undefined) : []),
+      ],
       validate: () =>
         options
-          ? [...libvirtVmProblems(vm, opts, this.iommuGroups), ...unrenderedDomainProblems(vm, domain)]
+          ? [
+              ...libvirtVmProblems(vm, opts, this.iommuGroups),
+              ...numaProblems(vm, this.placementOf(vm, opts)),
+              ...unrenderedDomainProblems(vm, domain),
+            ]
           : [missingOptionsProblem(vm)],
     };
   }

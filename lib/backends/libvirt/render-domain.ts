@@ -15,8 +15,10 @@ import { ovmfApertureArgs, ovmfApertureMinPhysBits } from "../../ovmf-aperture";
 import { PciAddress } from "../../pci/address";
 import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
+import type { CpuTopology } from "../../cpu-topology";
 import { OvmfPaths } from "./distro";
 import { GuestProfile, guestProfile } from "./guest";
+import { NumaPlacement, numaPlacement } from "./numa";
 import { LibvirtVmOptions } from "./vm-options";
 
 export const DEFAULT_DISK_GIB = 40;
@@ -30,6 +32,8 @@ export interface DomainPlacement {
   readonly pool: string;
   readonly network: string;
   readonly ovmf: OvmfPaths;
+  /** The host's declared NUMA nodes and cores. @default - unknown: memory bound to the GPUs' node, CPUs not placed */
+  readonly topology?: CpuTopology;
 }
 
 export interface RenderedDomain {
@@ -92,9 +96,15 @@ export interface GpuDependentDomain {
   readonly hyperV?: NonNullable<DomainConfig["features"]>["hyperV"];
   readonly hostdevs: DomainDevicesHostdevs[];
   readonly qemuCommandline?: DomainConfig["qemuCommandline"];
+  /** Where the VM runs on a NUMA host: its GPUs' nodes decide. */
+  readonly numa: NumaPlacement;
 }
 
-export function gpuDependentDomain(vm: GpuPassthroughVm, opts: LibvirtVmOptions): GpuDependentDomain {
+export function gpuDependentDomain(
+  vm: GpuPassthroughVm,
+  opts: LibvirtVmOptions,
+  topology?: CpuTopology,
+): GpuDependentDomain {
   const { derived } = vm;
   const mmioArgs = ovmfApertureArgs(derived.mmio);
   const usb = (opts.usbDevices ?? []).map((u) => ({
@@ -112,6 +122,7 @@ export function gpuDependentDomain(vm: GpuPassthroughVm, opts: LibvirtVmOptions)
     hyperV: hyperV(derived.hideHypervisor, guestProfile(vm, opts), opts),
     hostdevs: [...pciHostdevs(derived.gpus, opts.gpuRom), ...usb],
     qemuCommandline: mmioArgs.length ? { args: mmioArgs.map((value) => ({ value })) } : undefined,
+    numa: numaPlacement(vm, opts.vcpuPins, topology),
   };
 }
 
@@ -192,7 +203,7 @@ export function domainConfig(
   vm: GpuPassthroughVm,
   opts: LibvirtVmOptions,
   placement: DomainPlacement,
-  gpu: GpuDependentDomain | undefined = gpuDependentDomain(vm, opts),
+  gpu: GpuDependentDomain | undefined = gpuDependentDomain(vm, opts, placement.topology),
 ): DomainConfig {
   const efi = vm.firmware === "efi";
   const { ovmf } = placement;
@@ -205,6 +216,7 @@ export function domainConfig(
     memory: vm.memoryMib,
     memoryUnit: "MiB",
     vcpu: vm.cpus,
+    vcpuCpuset: gpu?.numa.vcpuCpuset,
     running: true,
     autostart: opts.autostart ?? false,
     // Every change but name and type stops the domain (provider 0.9.7): the guest is asked to shut down, and forced
@@ -234,10 +246,34 @@ export function domainConfig(
     cpu: {
       mode: "host-passthrough",
       check: "none",
-      topology: { sockets: vm.cpus / vm.coresPerSocket, dies: 1, cores: vm.coresPerSocket, threads: 1 },
+      topology: {
+        sockets: vm.cpus / vm.coresPerSocket,
+        dies: 1,
+        cores: vm.coresPerSocket / (gpu?.numa.threads ?? 1),
+        threads: gpu?.numa.threads ?? 1,
+      },
       ...(gpu?.maxPhysAddr ? { maxPhysAddr: gpu.maxPhysAddr } : {}),
+      ...(gpu?.numa.cells.length
+        ? {
+            numa: {
+              cell: gpu.numa.cells.map((c) => ({ id: c.id, cpus: c.cpus, memory: c.memoryKib, unit: "KiB" })),
+            },
+          }
+        : {}),
     },
-    ...(opts.vcpuPins?.length ? { cpuTune: { vcpuPin: opts.vcpuPins.map((cpuSet, vcpu) => ({ vcpu, cpuSet })) } } : {}),
+    ...cpuTune(gpu?.numa.vcpuPins ?? opts.vcpuPins, gpu?.numa.emulatorCpuset),
+    ...(gpu?.numa.memoryNodeset
+      ? {
+          numaTune: {
+            memory: { mode: "strict", nodeset: gpu.numa.memoryNodeset },
+            ...(gpu.numa.cells.length
+              ? {
+                  memNodes: gpu.numa.cells.map((c) => ({ cellId: c.id, mode: "strict", nodeset: String(c.hostNode) })),
+                }
+              : {}),
+          },
+        }
+      : {}),
     // With locked memory and no hard limit libvirt lets QEMU lock without bound (Red Hat requires a limit).
     memoryTune: { hardLimit: guest.hardLimitMib, hardLimitUnit: "MiB" },
     memoryBacking: {
@@ -287,6 +323,16 @@ export function domainConfig(
       ...(guest.tpm ? { tpms: [{ model: "tpm-crb", backend: { emulator: { version: "2.0" } } }] } : {}),
     },
     ...(gpu?.qemuCommandline ? { qemuCommandline: gpu.qemuCommandline } : {}),
+  };
+}
+
+function cpuTune(pins: readonly string[] | undefined, emulator: string | undefined): Pick<DomainConfig, "cpuTune"> {
+  if (!pins?.length && emulator === undefined) return {};
+  return {
+    cpuTune: {
+      ...(pins?.length ? { vcpuPin: pins.map((cpuSet, vcpu) => ({ vcpu, cpuSet })) } : {}),
+      ...(emulator !== undefined ? { emulatorPin: { cpuSet: emulator } } : {}),
+    },
   };
 }
 
@@ -350,6 +396,12 @@ export function renderDomain(vm: GpuPassthroughVm, opts: LibvirtVmOptions, place
     if (config.devices) domain.putDevices(config.devices);
     if (config.qemuCommandline) domain.putQemuCommandline(config.qemuCommandline);
     else domain.resetQemuCommandline();
+    if (config.cpuTune) domain.putCpuTune(config.cpuTune);
+    else domain.resetCpuTune();
+    if (config.numaTune) domain.putNumaTune(config.numaTune);
+    else domain.resetNumaTune();
+    if (config.vcpuCpuset !== undefined) domain.vcpuCpuset = config.vcpuCpuset;
+    else domain.resetVcpuCpuset();
   };
   return { domain, finalize, bootVolume, ...seed };
 }

@@ -2,11 +2,12 @@
  * libvirt/KVM rules for a passthrough VM and its host, checked before deploy: IOMMU isolation of every passed GPU,
  * absolute paths where libvirt needs them, and values QEMU or the provider would refuse later, at apply time.
  */
-import type { TerraformResource } from "cdktf";
+import { Annotations, TerraformResource } from "cdktf";
 import type { PassthroughHost } from "../../host";
 import { IommuGroup, checkIsolation, isolationFix } from "../../pci/iommu";
 import { Problem } from "../../problems";
 import { guestProblems } from "./guest-rules";
+import type { NumaPlacement } from "./numa";
 import type { GpuPassthroughVm } from "../../vm";
 import { terraformValue } from "../../terraform-literal";
 import { OvmfPaths } from "./distro";
@@ -174,6 +175,20 @@ function optionProblems(vm: GpuPassthroughVm, opts: LibvirtVmOptions): Problem[]
     );
   }
   return problems;
+}
+
+const warned = new WeakMap<GpuPassthroughVm, string>();
+
+/**
+ * The VM's NUMA placement problems; its cost (GPUs on two nodes) is a synth warning, once per VM and message, and a
+ * line of the report.
+ */
+export function numaProblems(vm: GpuPassthroughVm, placement: NumaPlacement): Problem[] {
+  if (placement.warning && warned.get(vm) !== placement.warning) {
+    warned.set(vm, placement.warning);
+    Annotations.of(vm).addWarning(`${vm.subject}: ${placement.warning}`);
+  }
+  return placement.problems.map(({ message, fix }) => ({ subject: vm.subject, message, fix }));
 }
 
 /**
