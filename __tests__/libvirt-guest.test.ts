@@ -197,3 +197,22 @@ describe("every guest", () => {
     expect(settings["serial console"].why).toContain("virsh console");
   });
 });
+
+describe("a guest GPU that is the host's boot display", () => {
+  const BOOT_VGA = [{ address: "0000:0b:00.0", model: "nvidia-rtx-3080", bootVga: true }];
+
+  test("needs a clean ROM file: the error says why and both ways out", () => {
+    const stack = newKvmStack();
+    const host = newKvmHost(stack, BOOT_VGA);
+    const vm = newKvmVm(stack, "single", host, { gpus: ["0000:0b:00.0"], libvirt: WIN });
+    expect(vm.validate().map(formatProblem)).toEqual([
+      "VM \"single\": GPU 0000:0b:00.0 (NVIDIA GeForce RTX 3080) is the host's boot display (bootVga): the host firmware ran and shadowed its ROM and the host console is on it, so the guest's driver would read a modified ROM (a black screen, or error 43) and the host would lose its console when the VM starts. Fix: make another GPU primary in the host's firmware settings (then bootVga: false; `gpu-passthrough discover` shows it), or dump a clean vBIOS of this card and give libvirt.gpuRom.file",
+    ]);
+    const romStack = newKvmStack();
+    const withRom = newKvmVm(romStack, "rom", newKvmHost(romStack, BOOT_VGA), {
+      gpus: ["0000:0b:00.0"],
+      libvirt: { ...WIN, gpuRom: { file: "/var/lib/libvirt/vbios/3080.rom" } },
+    });
+    expect(withRom.validate()).toEqual([]);
+  });
+});

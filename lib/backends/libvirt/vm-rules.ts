@@ -6,6 +6,7 @@ import { Annotations, TerraformResource } from "cdktf";
 import type { PassthroughHost } from "../../host";
 import { IommuGroup, checkIsolation, isolationFix } from "../../pci/iommu";
 import { Problem } from "../../problems";
+import { bootVgaProblems } from "./boot-vga-rules";
 import { guestProblems } from "./guest-rules";
 import type { NumaPlacement } from "./numa";
 import type { GpuPassthroughVm } from "../../vm";
@@ -61,7 +62,12 @@ export function libvirtVmProblems(
   opts: LibvirtVmOptions,
   groups: readonly IommuGroup[],
 ): Problem[] {
-  return [...isolationProblems(vm, groups), ...optionProblems(vm, opts), ...guestProblems(vm, opts)];
+  return [
+    ...isolationProblems(vm, groups),
+    ...optionProblems(vm, opts),
+    ...guestProblems(vm, opts),
+    ...bootVgaProblems(vm, opts),
+  ];
 }
 
 /** Every function in a passed GPU's IOMMU group goes to this VM (bridges aside), and the inventory knows them all. */
