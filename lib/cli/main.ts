@@ -193,13 +193,17 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   }
 }
 
-if (require.main === module) {
+/** The process as the `gpu-passthrough` command: runs the CLI on `argv` and sets the exit code. */
+export function runAsCommand(argv: readonly string[]): void {
   // A reader that stops early (`| head`) closes the pipe: the output is not wanted any more, which is no error.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code !== "EPIPE") throw e;
     process.exit(process.exitCode ?? EXIT.ok);
   });
-  void runCli(process.argv.slice(2)).then((code) => {
+  void runCli(argv).then((code) => {
     process.exitCode = code;
   });
 }
+
+// Run as a script: `node dist/lib/cli/main.js`. The startup snapshot (scripts/startup-snapshot.js) calls runAsCommand.
+if (require.main === module) runAsCommand(process.argv.slice(2));
