@@ -11,23 +11,18 @@ const KEY = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey test"];
 const WIN = { guestOs: "windows", baseImage: "/img/win11.qcow2" } as const;
 const LINUX = { baseImage: "/img/noble.img", cloudInit: { sshAuthorizedKeys: KEY } } as const;
 
-function windowsVm(libvirt: Record<string, unknown> = {}, props: Record<string, unknown> = {}) {
-  const stack = newKvmStack();
-  return newKvmVm(stack, "win", newKvmHost(stack), {
-    gpus: ["0000:0b:00.0"],
-    ...props,
-    libvirt: { ...WIN, ...libvirt },
-  });
+function guestVm(name: string, base: Record<string, unknown>) {
+  return (libvirt: Record<string, unknown> = {}, props: Record<string, unknown> = {}) => {
+    const stack = newKvmStack();
+    return newKvmVm(stack, name, newKvmHost(stack), {
+      gpus: ["0000:0b:00.0"],
+      ...props,
+      libvirt: { ...base, ...libvirt },
+    });
+  };
 }
-
-function linuxVm(libvirt: Record<string, unknown> = {}, props: Record<string, unknown> = {}) {
-  const stack = newKvmStack();
-  return newKvmVm(stack, "lin", newKvmHost(stack), {
-    gpus: ["0000:0b:00.0"],
-    ...props,
-    libvirt: { ...LINUX, ...libvirt },
-  });
-}
+const windowsVm = guestVm("win", WIN);
+const linuxVm = guestVm("lin", LINUX);
 
 const settingsOf = (vm: ReturnType<typeof linuxVm>) =>
   Object.fromEntries(vm.backendSettings.map((s) => [s.setting, s]));
