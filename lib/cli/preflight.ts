@@ -17,10 +17,9 @@ export async function runPreflight(opts: PreflightOptions, io: CliIo): Promise<n
   if (opts.host && !opts.fleet) throw new CliError("--host names an entry of the fleet file: give --fleet FILE too");
   const inv = readHost(opts.root);
   // The fleet loader (zod, yaml, every hypervisor's schema) is loaded only when there is a fleet file to read.
-  const host = opts.fleet
-    ? fleetHost(opts.fleet, (await import("../fleet/load")).loadFleetFile(opts.fleet).hosts, opts.host, inv)
-    : undefined;
-  const report = preflightReport(inv, host);
+  const fleet = opts.fleet ? (await import("../fleet/load")).loadFleetFile(opts.fleet) : undefined;
+  const host = opts.fleet && fleet ? fleetHost(opts.fleet, fleet.hosts, opts.host, inv) : undefined;
+  const report = preflightReport(inv, host, fleet?.vms ?? []);
   io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatPreflight(report));
   return report.ready ? EXIT.ok : EXIT.blocked;
 }

@@ -5,24 +5,23 @@
 import { asCpuVendor, iommuArg } from "../host-prep/cpu";
 import { kernelArgsHowTo } from "../host-prep/distro";
 import { isolationFix } from "../pci/iommu";
-import { Problem } from "../problems";
+import type { Finding } from "./finding";
+import { onlyBootVgaFindings } from "./boot-vga";
+import { interruptRemappingFindings } from "./interrupt-remapping";
 import { DetectedGpu, HostInventory, describeDevice } from "./inventory";
 
-/** `blocker`: deployment would fail; `warning`: it may fail or misbehave; `info`: worth knowing. */
-export type Severity = "blocker" | "warning" | "info";
-
-export interface Finding extends Problem {
-  readonly severity: Severity;
-  /** A stable identifier for scripts, e.g. `iommu-off`, `gpu-driver`. */
-  readonly code: string;
-}
+export type { Finding, Severity } from "./finding";
 
 export function hostFindings(inv: HostInventory): Finding[] {
-  return [...readProblemFindings(inv), ...cpuFindings(inv), ...iommuFindings(inv)];
+  return [...readProblemFindings(inv), ...cpuFindings(inv), ...iommuFindings(inv), ...interruptRemappingFindings(inv)];
 }
 
 /** GPUs that share their IOMMU group, when no fleet says which GPUs matter (the boot VGA is the host's, skipped). */
 export function unplannedGpuFindings(inv: HostInventory): Finding[] {
+  return [...onlyBootVgaFindings(inv), ...sharedGroupFindings(inv)];
+}
+
+function sharedGroupFindings(inv: HostInventory): Finding[] {
   return inv.gpus
     .filter((g) => g.isolation.verdict === "shared" && !g.bootVga)
     .map((g) => ({

@@ -4,7 +4,7 @@
  * the host keeps (role: host) stays with the host; the IOMMU groups the entry declares are the host's
  * (./declared-groups.ts). Every finding names the exact fix.
  */
-import { FleetHost } from "../fleet/schema";
+import { FleetHost, FleetVm } from "../fleet/schema";
 import { GpuModel, formatMib, mappedMib, modelDeviceIds } from "../gpu/model";
 import { resolveGpuModel } from "../gpu/resolve";
 import { requiredMmio } from "../mmio";
@@ -12,7 +12,11 @@ import { PciAddress } from "../pci/address";
 import { initramfsRebuildHowTo, kernelArgsHowTo } from "../host-prep/distro";
 import { MODPROBE_FILE } from "../host-prep/plan";
 import { Finding, gpuName, sharedGroupFix, sharedGroupMessage } from "./checks";
+import { bootVgaDeclarationFindings, guestBootVgaFindings } from "./boot-vga";
 import { declaredGroupFindings, declaredGroupsOf } from "./declared-groups";
+import { HostVm, hostVms } from "./fleet-vms";
+import { hugePageFindings } from "./huge-pages";
+import { numaNodeFindings, numaSpanFindings } from "./numa";
 import { HostPrep, hostPrep, rebindCommands, vfioPciIds } from "./host-prep";
 import { DetectedGpu, HostDevice, HostInventory, catalogMatches, describeDevice } from "./inventory";
 
@@ -22,9 +26,11 @@ export interface FleetCheck {
   readonly hostPrep: HostPrep;
 }
 
-export function fleetFindings(inv: HostInventory, host: FleetHost): FleetCheck {
+/** @param vms the fleet's VMs (those of other hosts are ignored): huge pages, boot VGA and NUMA judge them */
+export function fleetFindings(inv: HostInventory, host: FleetHost, vms: readonly FleetVm[] = []): FleetCheck {
   const findings: Finding[] = [];
   const guests: { model: GpuModel; gpu: DetectedGpu }[] = [];
+  const held = hostVms(host, vms);
 
   host.gpus.forEach((declared) => {
     const address = declared.address.toString();
@@ -43,6 +49,10 @@ export function fleetFindings(inv: HostInventory, host: FleetHost): FleetCheck {
       add(found);
       return;
     }
+    findings.push(
+      ...numaNodeFindings(inv, subject, declared, found),
+      ...bootVgaDeclarationFindings(subject, declared, found),
+    );
     if ((declared.role ?? "guest") === "host") {
       findings.push(...hostGpuFindings(inv, subject, found));
       return;
@@ -52,7 +62,11 @@ export function fleetFindings(inv: HostInventory, host: FleetHost): FleetCheck {
 
   const guestFunctions = guests.flatMap((g) => g.gpu.functions);
   const prep = hostPrep(inv, guestFunctions);
-  for (const g of guests) findings.push(...guestGpuFindings(inv, g.model, g.gpu, prep));
+  for (const g of guests) {
+    const holder = held.find((vm) => vm.gpus.includes(g.gpu.address));
+    findings.push(...guestGpuFindings(inv, g.model, g.gpu, prep, holder));
+  }
+  findings.push(...hugePageFindings(inv, host, held), ...numaSpanFindings(inv, host, held));
   const declaredGroups = declaredGroupsOf(host);
   if (declaredGroups) findings.push(...declaredGroupFindings(inv, declaredGroups, guestFunctions));
 
@@ -153,7 +167,13 @@ function hostGpuFindings(inv: HostInventory, subject: string, gpu: DetectedGpu):
   return findings;
 }
 
-function guestGpuFindings(inv: HostInventory, model: GpuModel, gpu: DetectedGpu, prep: HostPrep): Finding[] {
+function guestGpuFindings(
+  inv: HostInventory,
+  model: GpuModel,
+  gpu: DetectedGpu,
+  prep: HostPrep,
+  holder: HostVm | undefined,
+): Finding[] {
   const subject = `GPU ${gpu.address}`;
   const name = model.name;
   const findings: Finding[] = [];
@@ -193,14 +213,7 @@ function guestGpuFindings(inv: HostInventory, model: GpuModel, gpu: DetectedGpu,
   const notVfio = gpu.functions.filter((f) => f.driver !== "vfio-pci");
   if (notVfio.length) findings.push(driverFinding(subject, name, notVfio, prep));
 
-  if (gpu.bootVga) {
-    add({
-      severity: "warning",
-      code: "guest-gpu-boot-vga",
-      message: `${name} is the boot display: the host console and firmware framebuffer hold it`,
-      fix: "make another GPU (or the iGPU) the primary display in the BIOS, or add video=efifb:off and give the VM the card's ROM file",
-    });
-  }
+  findings.push(...guestBootVgaFindings(subject, name, gpu, holder));
 
   findings.push(...barFindings(subject, model, gpu));
   findings.push(...resetFindings(inv, subject, model, gpu));

@@ -70,6 +70,8 @@ export interface HostInventory {
     readonly virtualization?: "vmx" | "svm";
     /** The `hypervisor` flag: this "host" is itself a virtual machine. */
     readonly isVirtualMachine: boolean;
+    /** The `pdpe1gb` flag: the CPU maps 1 GiB pages. */
+    readonly gigabytePages: boolean;
   };
   readonly kernel: { readonly cmdline?: string; readonly args: readonly string[] };
   readonly iommu: { readonly active: boolean; readonly units: readonly string[]; readonly groupCount: number };
@@ -125,6 +127,7 @@ export function buildInventory(snap: HostSnapshot): HostInventory {
       modelName: snap.cpu.modelName,
       virtualization: flags.has("vmx") ? "vmx" : flags.has("svm") ? "svm" : undefined,
       isVirtualMachine: flags.has("hypervisor"),
+      gigabytePages: flags.has("pdpe1gb"),
     },
     kernel: { cmdline: snap.cmdline, args: snap.cmdline?.split(/\s+/).filter(Boolean) ?? [] },
     iommu: { active: iommuActive, units: snap.iommuUnits, groupCount: groups.length },

@@ -2,7 +2,7 @@
  * Preflight as a whole: read the host, run the host-wide checks and, given a fleet host entry, the fleet checks, and
  * return one plain, JSON-ready report. `--json` prints it as is; the table is drawn from it.
  */
-import { FleetHost } from "../fleet/schema";
+import { FleetHost, FleetVm } from "../fleet/schema";
 import { Finding, Severity, hostFindings, unplannedGpuFindings } from "./checks";
 import { fleetFindings } from "./fleet-checks";
 import { HostPrep } from "./host-prep";
@@ -37,6 +37,8 @@ export interface GpuReport {
   readonly sharedWith: readonly string[];
   readonly driver: string | null;
   readonly bootVga: boolean;
+  /** The NUMA node of its PCIe root; null where sysfs reads -1 or nothing. */
+  readonly numaNode: number | null;
   readonly barsMib: readonly number[] | null;
   readonly mmio: { readonly mappedMib: number; readonly needs64BitMmio: boolean; readonly sizeGb: number };
 }
@@ -68,8 +70,13 @@ export interface PreflightReport {
 
 const ORDER: Record<Severity, number> = { blocker: 0, warning: 1, info: 2 };
 
-export function preflightReport(inv: HostInventory, fleetHost?: FleetHost): PreflightReport {
-  const fleet = fleetHost ? fleetFindings(inv, fleetHost) : undefined;
+/** @param vms the fleet's VMs, with `fleetHost`: what they need of the host (huge pages, NUMA, boot VGA) is checked */
+export function preflightReport(
+  inv: HostInventory,
+  fleetHost?: FleetHost,
+  vms: readonly FleetVm[] = [],
+): PreflightReport {
+  const fleet = fleetHost ? fleetFindings(inv, fleetHost, vms) : undefined;
   const findings = [...hostFindings(inv), ...(fleet ? fleet.findings : unplannedGpuFindings(inv))]
     .map((f, i) => ({ f, i }))
     .sort((a, b) => ORDER[a.f.severity] - ORDER[b.f.severity] || a.i - b.i)
@@ -108,6 +115,7 @@ export function preflightReport(inv: HostInventory, fleetHost?: FleetHost): Pref
       sharedWith: g.isolation.blockers.map((b) => b.address),
       driver: g.driver ?? null,
       bootVga: g.bootVga,
+      numaNode: g.numaNode ?? null,
       barsMib: g.barsMib ?? null,
       mmio: { mappedMib: g.mmio.totalMib, needs64BitMmio: g.mmio.needs64BitMmio, sizeGb: g.mmio.sizeGb },
     })),
