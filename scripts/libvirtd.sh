@@ -1,20 +1,23 @@
 #!/bin/sh
 # Makes a real libvirtd available to the tests that judge rendered domain XML with `virsh define`/`dumpxml`
-# (__tests__/libvirt-virsh.test.ts): installs Debian's libvirt, QEMU and OVMF when it can (root, or sudo without a
-# password), then, as root, starts virtlogd and libvirtd itself, because CI machines and containers have no systemd.
+# (__tests__/libvirt-virsh.test.ts) and boot them (the lab): installs Debian's libvirt, QEMU, OVMF and swtpm when it can
+# (root, or sudo without a password), then, as root, starts virtlogd and libvirtd itself, because CI machines and
+# containers have no systemd.
 # Idempotent: installed packages and a daemon that answers are left as they are. Prints the URI the tests use.
 #
 #   sh scripts/libvirtd.sh      # root: qemu:///system; otherwise qemu:///session (libvirt spawns that daemon itself)
 set -eu
 
-PACKAGES="libvirt-daemon-system qemu-system-x86 ovmf libvirt-clients tini"
+# swtpm and swtpm-tools (swtpm_setup): libvirt 9.0 refuses to define a domain with a TPM 2.0 emulator when swtpm is not
+# installed ("TPM version '2.0' is not supported"), and Windows guests get one; at start libvirt runs swtpm for it.
+PACKAGES="libvirt-daemon-system qemu-system-x86 ovmf libvirt-clients tini swtpm swtpm-tools"
 WAIT_S=60
 PATH="$PATH:/usr/sbin:/sbin"
 
 . "$(dirname "$0")/as-root.sh"
 
 missing=""
-for tool in virsh libvirtd virtlogd qemu-system-x86_64 tini; do
+for tool in virsh libvirtd virtlogd qemu-system-x86_64 tini swtpm swtpm_setup; do
   command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing="$missing OVMF"
