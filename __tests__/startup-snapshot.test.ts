@@ -68,7 +68,7 @@ const brokenFleet = writeFleet("sites: [}\n");
 const synthOut = join(scratch, "synth");
 
 beforeAll(() => {
-  for (const target of ["cli", "app"]) {
+  for (const target of ["cli", "cli-validate", "app"]) {
     if (!existsSync(blobFor(target))) {
       throw new Error(
         `${relative(ROOT, blobFor(target))} is missing: run \`npm run build\` (it needs Go to build esbuild; ` +
@@ -87,13 +87,16 @@ afterAll(() => {
 });
 
 describe("the gpu-passthrough bin from its snapshot", () => {
-  test("runs from the snapshot, which is up to date with dist/", () => {
-    const r = run(BIN, ["mmio", "nvidia-a30"], { env: { GPU_PASSTHROUGH_DEBUG: "1" } });
-    expect(r.stderr).toBe(
-      "startup snapshot cli: up to date\n",
-      // A stale blob means dist/ was compiled after the last `npm run build`: `npm run snapshot` rebuilds it.
-    );
-    expect(r.status).toBe(0);
+  // A stale blob means dist/ was compiled after the last `npm run build`: `npm run snapshot` rebuilds the blobs.
+  test.each([
+    ["cli", ["mmio", "nvidia-a30"]],
+    ["cli", ["preflight", "--root", server]],
+    ["cli-validate", ["preflight", "--root", server, "--fleet", fleet, "--host", "kvm-gpu-01"]],
+    ["cli-validate", ["preflight", `--fleet=${fleet}`, "--root", server, "--host", "kvm-gpu-01"]],
+    ["cli-validate", ["report", "--outdir", synthOut]],
+  ])("runs from the snapshot %s, up to date with dist/: %j", (target, args) => {
+    const r = run(BIN, args as string[], { env: { GPU_PASSTHROUGH_DEBUG: "1" } });
+    expect(r.stderr).toBe(`startup snapshot ${target}: up to date\n`);
   });
 
   const cases: string[][] = [

@@ -3,7 +3,7 @@
 # else as plain JavaScript; the output is the same, only the start-up time differs. cdktf.json's app runs it; the
 # gpu-passthrough bin (scripts/gpu-passthrough) sources it.
 #
-#   sh scripts/snapshot-run.sh <cli|app> <path>/dist/<script>.js [arguments...]
+#   sh scripts/snapshot-run.sh <target: app, cli, cli-validate> <path>/dist/<script>.js [arguments...]
 #
 # A blob loads only in the Node binary that wrote it (Node refuses any other, and exits): its file name carries that
 # binary's size and modification time, compared here without starting node. The snapshot itself checks that dist/
