@@ -337,3 +337,31 @@ describe("NUMA", () => {
     }
   });
 });
+
+describe("swtpm for guests with a TPM", () => {
+  const windows = vm("win-01", '["0000:17:00.0"]', 16, ", guestOs: windows");
+  const server = (usrBin?: string[]) => ({ ...gpuServer(), ...(usrBin ? { usrBin } : {}) });
+
+  test("a Windows VM (TPM by default) on a host without swtpm: a blocker with the distribution's install command", () => {
+    const f = only(checkServer(server(["qemu-img"]), serverFleet(windows)), "swtpm-missing");
+    expect(f.severity).toBe("blocker");
+    expect(f.message).toBe(
+      "win-01 has a TPM, and swtpm and swtpm_setup are not installed: libvirt refuses to define a domain with a TPM 2.0 " +
+        "emulator without it (\"TPM version '2.0' is not supported\")",
+    );
+    expect(f.fix).toBe(
+      "install it: DEBIAN_FRONTEND=noninteractive apt-get install -y swtpm swtpm-tools (prepare-host.sh does this)",
+    );
+  });
+
+  test("installed, or no VM with a TPM (Linux, or Windows with tpm: false): nothing", () => {
+    expect(codes(checkServer(server(["swtpm", "swtpm_setup"]), serverFleet(windows)), "swtpm")).toEqual([]);
+    expect(codes(checkServer(server([]), serverFleet(vm("u-01", "1", 16))), "swtpm")).toEqual([]);
+    const noTpm = vm("win-01", '["0000:17:00.0"]', 16, ", guestOs: windows, tpm: false");
+    expect(codes(checkServer(server([]), serverFleet(noTpm)), "swtpm")).toEqual([]);
+  });
+
+  test("a copy without /usr/bin cannot tell: info", () => {
+    expect(codes(checkServer(server(), serverFleet(windows)), "swtpm")).toEqual(["info swtpm-unchecked swtpm"]);
+  });
+});

@@ -32,7 +32,13 @@ const MAX_CPU = 8191;
  */
 export function parseCpuList(text: string): number[] | { problem: string } {
   const trimmed = text.trim();
-  if (trimmed === "") return { problem: `"${text}" is an empty cpu list: give cpus such as "0,32" or "0-3"` };
+  if (trimmed === "") return { problem: `is an empty cpu list: give cpus such as "0,32" or "0-3"` };
+  // Anything but digits, commas, dashes and spaces is not quoted back: it may be a secret or a control character.
+  if (!/^[\d,\s-]+$/.test(trimmed) || trimmed.length > 4096) {
+    return {
+      problem: 'is not a cpu list: write cpu numbers and ranges, e.g. "0,32" or "0-3,8" (as /sys cpulist files)',
+    };
+  }
   const cpus = new Set<number>();
   for (const raw of trimmed.split(",")) {
     const item = raw.trim();

@@ -17,6 +17,7 @@ import { declaredGroupFindings, declaredGroupsOf } from "./declared-groups";
 import { HostVm, hostVms } from "./fleet-vms";
 import { hugePageFindings } from "./huge-pages";
 import { numaNodeFindings, numaSpanFindings } from "./numa";
+import { swtpmFindings } from "./swtpm";
 import { HostPrep, hostPrep, rebindCommands, vfioPciIds } from "./host-prep";
 import { DetectedGpu, HostDevice, HostInventory, catalogMatches, describeDevice } from "./inventory";
 
@@ -66,7 +67,11 @@ export function fleetFindings(inv: HostInventory, host: FleetHost, vms: readonly
     const holder = held.find((vm) => vm.gpus.includes(g.gpu.address));
     findings.push(...guestGpuFindings(inv, g.model, g.gpu, prep, holder));
   }
-  findings.push(...hugePageFindings(inv, host, held), ...numaSpanFindings(inv, host, held));
+  findings.push(
+    ...hugePageFindings(inv, host, held),
+    ...numaSpanFindings(inv, host, held),
+    ...swtpmFindings(inv, host, held),
+  );
   const declaredGroups = declaredGroupsOf(host);
   if (declaredGroups) findings.push(...declaredGroupFindings(inv, declaredGroups, guestFunctions));
 

@@ -4,6 +4,8 @@
  * order (the construct path of one stack's VMs). Preflight needs it to judge a GPU by the VM that gets it.
  */
 import type { FleetHost, FleetVm } from "../fleet/schema";
+import { guestProfile } from "../backends/libvirt/guest";
+import type { LibvirtVmOptions } from "../backends/libvirt/vm-options";
 import { HugePageSize } from "../host-prep/hugepages";
 import { PciAddress } from "../pci/address";
 
@@ -16,13 +18,12 @@ export interface HostVm {
   readonly hugepages?: HugePageSize;
   /** `libvirt.gpuRom.file`: a vBIOS the VM gives its GPU instead of the one the host shadowed. */
   readonly gpuRomFile?: string;
+  /** The guest has a software TPM (libvirt runs swtpm for it). */
+  readonly tpm: boolean;
 }
 
 /** The libvirt options preflight reads; other hypervisors' VMs have none of them. */
-interface LibvirtSettings {
-  readonly hugepages?: HugePageSize;
-  readonly gpuRom?: { readonly file?: string };
-}
+type LibvirtSettings = Omit<LibvirtVmOptions, "kind">;
 
 export function hostVms(host: FleetHost, vms: readonly FleetVm[]): HostVm[] {
   const guests = host.gpus
@@ -52,6 +53,8 @@ export function hostVms(host: FleetHost, vms: readonly FleetVm[]): HostVm[] {
       gpus: held.get(v.name) ?? [],
       ...(libvirt?.hugepages ? { hugepages: libvirt.hugepages } : {}),
       ...(libvirt?.gpuRom?.file ? { gpuRomFile: libvirt.gpuRom.file } : {}),
+      // The renderer's own rule (a Windows guest gets a TPM unless it says tpm: false).
+      tpm: libvirt ? guestProfile({ memoryMib: v.memoryGib * 1024 }, { kind: "libvirt", ...libvirt }).tpm : false,
     };
   });
 }

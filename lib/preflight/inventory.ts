@@ -92,6 +92,8 @@ export interface HostInventory {
   readonly hugepages: { readonly total: HugePageCounts; readonly nodes: readonly RawNumaNode[] };
   readonly hugetlbfsMounts: HostSnapshot["hugetlbfsMounts"];
   readonly interruptRemapping: InterruptRemappingFacts;
+  /** Programs libvirt runs for guests (swtpm), when the root has /usr/bin. */
+  readonly programs?: HostSnapshot["programs"];
   readonly readProblems: readonly ReadProblem[];
 }
 
@@ -141,6 +143,7 @@ export function buildInventory(snap: HostSnapshot): HostInventory {
     hugepages: { total: snap.hugepages, nodes: snap.numaNodes },
     hugetlbfsMounts: snap.hugetlbfsMounts,
     interruptRemapping: snap.interruptRemapping,
+    programs: snap.programs,
     readProblems: snap.problems,
   };
 }

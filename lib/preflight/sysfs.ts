@@ -120,8 +120,17 @@ export interface HostSnapshot {
   /** hugetlbfs mounts from /proc/mounts with their page size. */
   readonly hugetlbfsMounts: readonly { readonly path: string; readonly pageSizeKib: number }[];
   readonly interruptRemapping: InterruptRemappingFacts;
+  /**
+   * Programs libvirt runs for guests, by name: whether each is in /usr/bin, /usr/sbin, /usr/local/bin or /bin.
+   * Undefined when the root has no /usr/bin (a copy of /proc and /sys alone).
+   */
+  readonly programs?: Readonly<Record<(typeof PROGRAMS)[number], boolean>>;
   readonly problems: readonly ReadProblem[];
 }
+
+/** swtpm runs a guest's software TPM; libvirt runs swtpm_setup to create its state on first start. */
+export const PROGRAMS = ["swtpm", "swtpm_setup"] as const;
+const PROGRAM_DIRS = ["usr/bin", "usr/sbin", "usr/local/bin", "bin"];
 
 const IORESOURCE_IO = 0x100n;
 const IORESOURCE_MEM = 0x200n;
@@ -199,6 +208,11 @@ export function readHostSnapshot(root: string): HostSnapshot {
     hugepages: readHugePages(r, "sys/kernel/mm/hugepages"),
     hugetlbfsMounts: readHugetlbfsMounts(r),
     interruptRemapping: readInterruptRemapping(r),
+    programs: existsSync(r.abs("usr/bin"))
+      ? (Object.fromEntries(
+          PROGRAMS.map((p) => [p, PROGRAM_DIRS.some((d) => existsSync(r.abs(`${d}/${p}`)))]),
+        ) as Record<(typeof PROGRAMS)[number], boolean>)
+      : undefined,
     problems: r.problems,
   };
 }

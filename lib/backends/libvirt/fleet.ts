@@ -10,9 +10,10 @@ import { urlCredentialProblem } from "../../validation/url-credentials";
 import type { FleetFileFragments } from "../plugin";
 import { KVM_LIMITS } from "./limits";
 
+/** A core's cpu list; the text rules first, as for every string of the fleet file. */
 const cpuListProblem = (core: string): string | undefined => {
   const parsed = parseCpuList(core);
-  return Array.isArray(parsed) ? undefined : parsed.problem;
+  return textProblem(core, 4096) ?? (Array.isArray(parsed) ? undefined : parsed.problem);
 };
 
 const libvirtHost = z.strictObject({
