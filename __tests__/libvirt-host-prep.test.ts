@@ -1,10 +1,10 @@
 import { spawnSync } from "child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { Testing } from "cdktf";
 import { LibvirtHostBinding } from "../lib/backends/libvirt/libvirt-backend";
-import { HostPrepPlan } from "../lib/backends/libvirt/host-prep";
+import { HostPrepPlan, hostPrepPlan, hostPrepScript } from "../lib/backends/libvirt/host-prep";
 import { PassthroughApp } from "../lib/validation/app";
 import { newKvmHost, newKvmStack, newKvmVm } from "./libvirt-helpers";
 
@@ -162,5 +162,61 @@ describe("KVM host preparation plan", () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe("KVM host plan from what the guests need (libvirt's planner input with guests)", () => {
+  const input = {
+    host: "kvm-gpu-01",
+    cpuVendor: "intel" as const,
+    distro: "rhel" as const,
+    assigned: [],
+    kept: [],
+    nvramVms: ["win-01"],
+    guests: [
+      { vm: "win-01", memoryMib: 16384, hugepages: "1G" as const, numaNodes: [1], tpm: true },
+      { vm: "u-01", memoryMib: 8192, numaNodes: [], tpm: false },
+    ],
+  };
+
+  test("host-prep.json carries the pages, the 1 GiB mount and swtpm; the script is valid sh and says each", () => {
+    const plan = hostPrepPlan(input);
+    expect(plan.hugepages).toEqual([{ size: "1G", pages: 16, perNode: { 1: 16 }, vms: ["win-01"] }]);
+    expect(plan.kernelArgs).toEqual([
+      "intel_iommu=on",
+      "iommu=pt",
+      "default_hugepagesz=1G",
+      "hugepagesz=1G",
+      "hugepages=16",
+    ]);
+    expect(plan.mounts.map((m) => m.fstab)).toEqual(["hugetlbfs /dev/hugepages1G hugetlbfs pagesize=1G 0 0"]);
+    expect(plan.packages.map((p) => p.command)).toEqual(["dnf install -y swtpm swtpm-tools"]);
+    const script = hostPrepScript(plan);
+    const dir = mkdtempSync(join(tmpdir(), "gpt-guests-"));
+    try {
+      const file = join(dir, "prepare-host.sh");
+      writeFileSync(file, script);
+      const syntax = spawnSync("sh", ["-n", file], { encoding: "utf8" });
+      expect(syntax.stderr).toBe("");
+      expect(syntax.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(script).toContain(
+      'grubby --update-kernel=ALL --args="intel_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=16"',
+    );
+    expect(script).toContain(
+      "# Packages: libvirt runs swtpm for the software TPM of win-01.\ndnf install -y swtpm swtpm-tools\n",
+    );
+    expect(script).toContain("mount /dev/hugepages1G");
+    expect(script).toContain(
+      "# Note: 16 huge pages of 1 GiB reserved at boot for win-01, in total: the guests want node 1: 16, but rhel's long-term kernel predates",
+    );
+  });
+
+  test("without guests (or guests needing nothing), the plan has none of it", () => {
+    const plan = hostPrepPlan({ ...input, guests: [input.guests[1]] });
+    expect([plan.hugepages, plan.mounts, plan.packages]).toEqual([[], [], []]);
+    expect(hostPrepScript(plan)).not.toMatch(/hugetlbfs|swtpm|hugepages/);
   });
 });
