@@ -16,6 +16,7 @@ import {
   intelDesktop,
   removeFleet,
   removeHost,
+  smtCores,
   writeFleet,
   writeHost,
 } from "./fixtures/hosts";
@@ -29,7 +30,7 @@ function hostTree(host: FixtureHost): string {
 }
 
 /** A libvirt fleet: the server's A100s (with `gpuExtra` on each GPU line) and the given VMs. */
-const serverFleet = (vms: string, gpuNodes: (number | undefined)[] = [0, 0, 1, 1]) => `
+const serverFleet = (vms: string, gpuNodes: (number | undefined)[] = [0, 0, 1, 1], libvirtExtra = "") => `
 sites:
   - name: ml
     libvirt: {}
@@ -38,7 +39,7 @@ hosts:
     site: ml
     libvirt:
       cpuVendor: intel
-      distro: debian
+      distro: debian${libvirtExtra}
       iommuGroups:
         - { id: 21, devices: ["0000:17:00.0"] }
         - { id: 23, devices: ["0000:31:00.0"] }
@@ -323,6 +324,24 @@ describe("NUMA", () => {
     expect(f.fix).toBe(
       'set numaNode: 0 on this GPU in the fleet file: { address: "0000:17:00.0", model: nvidia-a100-80gb, numaNode: 0 }',
     );
+  });
+
+  test("declared numaNodes: as the host has them, nothing; otherwise a warning with the host's nodes to paste", () => {
+    const nodes = (node1: string[]) =>
+      `\n      numaNodes:\n        - { id: 0, cores: [${smtCores(0, 32, 64).map((c) => `"${c}"`)}] }` +
+      `\n        - { id: 1, cores: [${node1.map((c) => `"${c}"`)}] }`;
+    const fleetWith = (node1: string[]) => serverFleet(vm("train-01", "1", 64), [0, 0, 1, 1], nodes(node1));
+    expect(codes(checkServer(gpuServer(), fleetWith(smtCores(32, 32, 64))), "numa-nodes")).toEqual([]);
+    const f = only(checkServer(gpuServer(), fleetWith(smtCores(32, 16, 64))), "numa-nodes-mismatch");
+    expect(f.message).toBe(
+      "node 1 has cpus 32-63,96-127 in 32 cores on this host, not as declared: vCPU pins and NUMA placement would use cpus of the wrong node",
+    );
+    expect(f.fix.split("\n").slice(0, 2)).toEqual([
+      "replace numaNodes in the fleet entry with the host's (gpu-passthrough discover --libvirt prints them):",
+      `  - { id: 0, cores: [${smtCores(0, 32, 64)
+        .map((c) => `"${c}"`)
+        .join(", ")}] }`,
+    ]);
   });
 
   test("preflight --fleet prints them for the user", async () => {

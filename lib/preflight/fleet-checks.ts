@@ -16,7 +16,7 @@ import { bootVgaDeclarationFindings, guestBootVgaFindings } from "./boot-vga";
 import { declaredGroupFindings, declaredGroupsOf } from "./declared-groups";
 import { HostVm, hostVms } from "./fleet-vms";
 import { hugePageFindings } from "./huge-pages";
-import { numaNodeFindings, numaSpanFindings } from "./numa";
+import { declaredNodesFindings, numaNodeFindings, numaSpanFindings } from "./numa";
 import { swtpmFindings } from "./swtpm";
 import { HostPrep, hostPrep, rebindCommands, vfioPciIds } from "./host-prep";
 import { DetectedGpu, HostDevice, HostInventory, catalogMatches, describeDevice } from "./inventory";
@@ -70,6 +70,7 @@ export function fleetFindings(inv: HostInventory, host: FleetHost, vms: readonly
   findings.push(
     ...hugePageFindings(inv, host, held),
     ...numaSpanFindings(inv, host, held),
+    ...declaredNodesFindings(inv, host),
     ...swtpmFindings(inv, host, held),
   );
   const declaredGroups = declaredGroupsOf(host);

@@ -3,6 +3,7 @@
  * interrupts go to the socket its PCIe root belongs to; a VM placed on one node reaches a GPU of the other only across
  * the socket interconnect (Intel UPI, AMD Infinity Fabric), with less bandwidth and more latency for every transfer.
  */
+import { NumaNode, formatCpuList, parseNumaNodes } from "../cpu-topology";
 import type { FleetHost } from "../fleet/schema";
 import type { Finding } from "./finding";
 import type { HostVm } from "./fleet-vms";
@@ -107,4 +108,40 @@ export function numaSpanFindings(inv: HostInventory, host: FleetHost, vms: reado
       },
     ];
   });
+}
+
+/** The libvirt host's declared `numaNodes` against sysfs: placement pins vCPUs to the cpus declared there. */
+export function declaredNodesFindings(inv: HostInventory, host: FleetHost): Finding[] {
+  const declared = (host.libvirt as { numaNodes?: readonly { id: number; cores: readonly string[] }[] } | undefined)
+    ?.numaNodes;
+  const known = inv.numa.nodes.filter((n) => n.cpus.length > 0);
+  if (!declared || !known.length) return [];
+  const line = (n: NumaNode) => `{ id: ${n.id}, cores: [${n.cores.map((c) => `"${formatCpuList(c)}"`).join(", ")}] }`;
+  const parsed = parseNumaNodes(declared, "numaNodes").topology;
+  const same = (a: NumaNode, b: NumaNode) =>
+    a.cores.length === b.cores.length && a.cores.every((c, i) => formatCpuList(c) === formatCpuList(b.cores[i]));
+  const differs = known.filter((n) => {
+    const d = parsed?.nodes.find((x) => x.id === n.id);
+    return !d || !same(d, n);
+  });
+  const extra = (parsed?.nodes ?? []).filter((d) => !known.some((n) => n.id === d.id)).map((d) => d.id);
+  if (!differs.length && !extra.length) return [];
+  return [
+    {
+      severity: "warning",
+      code: "numa-nodes-mismatch",
+      subject: "libvirt.numaNodes",
+      message:
+        [
+          ...differs.map(
+            (n) =>
+              `node ${n.id} has cpus ${formatCpuList(n.cpus)} in ${n.cores.length} cores on this host, not as declared`,
+          ),
+          ...extra.map((id) => `node ${id} is declared but the host has no such node with cpus`),
+        ].join("; ") + ": vCPU pins and NUMA placement would use cpus of the wrong node",
+      fix: `replace numaNodes in the fleet entry with the host's (gpu-passthrough discover --libvirt prints them):\n${known
+        .map((n) => `  - ${line(n)}`)
+        .join("\n")}`,
+    },
+  ];
 }
