@@ -76,6 +76,12 @@ beforeAll(() => {
       );
     }
   }
+  const probe = run(BIN, ["--help"], { env: { GPU_PASSTHROUGH_DEBUG: "1" } });
+  if (probe.stderr.includes("stale")) {
+    throw new Error(
+      "dist/ changed since the startup snapshots were built: run `npm run snapshot` (npm test's build does)",
+    );
+  }
   // report reads a synth: the example app's.
   const r = run(process.execPath, [APP], { env: { FLEET_FILE: join(ROOT, "fleet.yaml"), CDKTF_OUTDIR: synthOut } });
   if (r.status !== 0) throw new Error(`node dist/main.js failed: ${r.stderr}`);
@@ -156,7 +162,13 @@ describe("the example app from its snapshot", () => {
     // unless the snapshot clears the cache) it would name no file, and the blob would count as stale.
     const { app } = JSON.parse(readFileSync(join(ROOT, "cdktf.json"), "utf8")) as { app: string };
     const outdir = join(scratch, "cdktf-json-app");
-    const env = { FLEET_FILE: "fleet.yaml", CDKTF_OUTDIR: outdir, GPU_PASSTHROUGH_DEBUG: "1" };
+    // cdktf sets NODE_OPTIONS for the app (@cdktf/cli-core synth-stack.js): the app's blob is built with that flag.
+    const env = {
+      FLEET_FILE: "fleet.yaml",
+      CDKTF_OUTDIR: outdir,
+      GPU_PASSTHROUGH_DEBUG: "1",
+      NODE_OPTIONS: "--max-old-space-size=4096",
+    };
     expect(run("sh", ["-c", app], { env })).toEqual({
       status: 0,
       stdout: "",
@@ -210,6 +222,15 @@ describe("negative controls", () => {
     expect(run(process.execPath, args, { env: { GPU_PASSTHROUGH_DEBUG: "1" } }).stderr).toBe(
       "startup snapshot cli: up to date\n",
     );
+  });
+
+  test("NODE_OPTIONS with other V8 flags: node would refuse the blob, so the launcher runs the plain script", () => {
+    const env = { NODE_OPTIONS: "--max-old-space-size=3000", GPU_PASSTHROUGH_DEBUG: "1" };
+    const refused = run(process.execPath, ["--snapshot-blob", blobFor("cli"), PLAIN_CLI, "catalog"], { env });
+    expect(refused.status).toBe(14);
+    expect(refused.stderr).toContain("Failed to load the startup snapshot");
+    const r = run(BIN, ["catalog"], { env });
+    expect(r).toEqual({ ...run(process.execPath, [PLAIN_CLI, "catalog"]), stderr: "" });
   });
 
   test("another node binary never loads the blob (its key differs): the bin runs the plain script", () => {

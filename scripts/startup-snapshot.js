@@ -50,6 +50,7 @@ const cli = (modules, warm) => ({
   script: "dist/lib/cli/main.js",
   external: ["cdktf", "constructs", "@cdktf/*", `${join(DIST, ".gen")}/*`],
   warm,
+  flags: [],
   preload: () => modules.map((f) => join(DIST, `${f}.js`)),
   entry: (preload) => `
 exports.preload = () => { ${preload.map((f) => `require(${JSON.stringify(f)});`).join(" ")} };
@@ -72,6 +73,9 @@ const TARGETS = {
     script: "dist/main.js",
     external: [],
     warm: true,
+    // cdktf synth runs the app with NODE_OPTIONS=--max-old-space-size=4096 (@cdktf/cli-core, synth-stack.js): a V8
+    // flag, and a blob loads only under the V8 flags it was built with.
+    flags: ["--max-old-space-size=4096"],
     // Every module of dist/ the app can load (dist/main.js itself runs the app when loaded: it is the run step).
     preload: (inputs) => inputs.filter((f) => f.startsWith(DIST + sep) && f !== join(DIST, "main.js")),
     entry: (preload) => `
@@ -226,7 +230,7 @@ function build(name, esbuild) {
   const blob = join(OUT, `${name}-${key}.blob`);
   const scratch = join(work, "warm-out");
   const fleet = join(ROOT, "fleet.yaml");
-  const args = ["--snapshot-blob", `${blob}.tmp`, "--build-snapshot", script];
+  const args = [...target.flags, "--snapshot-blob", `${blob}.tmp`, "--build-snapshot", script];
   const r = spawnSync(process.execPath, target.warm && existsSync(fleet) ? [...args, fleet, scratch] : args, {
     cwd: work,
     encoding: "utf8",
@@ -241,9 +245,11 @@ function build(name, esbuild) {
     );
   if (r.status !== 0) throw new Error(`startup snapshot ${name}: node --build-snapshot failed:\n${errors.join("\n")}`);
   if (errors.length) console.error(errors.join("\n"));
-  for (const old of readdirSync(OUT).filter((f) => new RegExp(`^${name}-\\d+-\\d+\\.blob$`).test(f))) {
+  for (const old of readdirSync(OUT).filter((f) => new RegExp(`^${name}-\\d+-\\d+\\.(blob|flags)$`).test(f))) {
     rmSync(join(OUT, old));
   }
+  // The V8 flags it was built with, for scripts/snapshot-run.sh: it must run node with the same.
+  writeFileSync(blob.replace(/\.blob$/, ".flags"), `${target.flags.join(" ")}\n`);
   renameSync(`${blob}.tmp`, blob);
   rmSync(work, { recursive: true, force: true });
   const digest = createHash("sha256").update(JSON.stringify(files)).digest("hex").slice(0, 12);
