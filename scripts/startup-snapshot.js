@@ -109,12 +109,12 @@ function bundle(esbuild, entryFile, outFile, external) {
   rmSync(meta);
   return {
     inputs: Object.keys(inputs).map((f) => resolve(ROOT, f)),
-    // An external path written relatively ("../../../.gen/...") is resolved against the file that wrote it: the
-    // snapshot maps each such path to one file under dist/, and a path that names two files cannot be mapped.
-    relative: Object.entries(inputs).flatMap(([file, { imports }]) =>
+    // esbuild rewrites a relative external path (the provider bindings in dist/.gen) relative to the bundle: the
+    // snapshot maps each such path to its file under dist/, as the bundle's own folder is gone when it runs.
+    relative: Object.values(inputs).flatMap(({ imports }) =>
       imports
         .filter((i) => i.external && i.path.startsWith("."))
-        .map((i) => [i.path, relative(DIST, resolve(ROOT, dirname(file), i.path))]),
+        .map((i) => [i.path, relative(DIST, resolve(dirname(outFile), i.path))]),
     ),
   };
 }
@@ -215,12 +215,11 @@ function build(name, esbuild) {
   writeFileSync(entryFile, target.entry(target.preload(first.inputs)));
   const out = join(work, "bundle.js");
   const { inputs, relative: rel } = bundle(esbuild, entryFile, out, target.external);
-  const mapped = new Map();
-  for (const [path, file] of rel) {
-    if (mapped.has(path) && mapped.get(path) !== file) {
-      throw new Error(`startup snapshot ${name}: the external path ${path} names ${mapped.get(path)} and ${file}`);
+  const mapped = new Map(rel);
+  for (const [path, file] of mapped) {
+    if (!existsSync(join(DIST, `${file}.js`)) && !existsSync(join(DIST, file))) {
+      throw new Error(`startup snapshot ${name}: the bundle's external ${path} maps to dist/${file}, which is missing`);
     }
-    mapped.set(path, file);
   }
   const files = fingerprint(inputs.filter((f) => f !== entryFile));
   const script = join(work, "snapshot.js");
