@@ -63,12 +63,13 @@ export function hugePageNeeds(guests: readonly GuestHostNeeds[]): HugePageNeed[]
 
 /**
  * The node form `hugepages=0:N,1:M` came with Linux 5.16 ("hugetlbfs: extend the definition of hugepages parameter
- * to support node allocation"); an older kernel reads "0:N" as 0 pages. Ubuntu 22.04 (5.15) and RHEL 9 (5.14) ship
- * older kernels, so they get the total, which the kernel spreads over the nodes.
+ * to support node allocation"); an older kernel reads "0:N" as 0 pages. Ubuntu 24.04 runs 6.8 (22.04 with its HWE
+ * kernel too): a total spread evenly would leave a node short under strict numatune, so Ubuntu gets the node form.
+ * RHEL 9 (5.14) gets the total, which the kernel spreads over the nodes, with a note.
  */
 const NODE_FORM: Readonly<Record<LinuxDistro, boolean>> = {
   debian: true,
-  ubuntu: false,
+  ubuntu: true,
   fedora: true,
   rhel: false,
   arch: true,

@@ -5,6 +5,7 @@
  * HPET off, a hard memory limit beside its locked memory, no balloon and a serial console. Pure: the renderer writes
  * it, the report explains it, the host preparation reads what the host must provide.
  */
+import type { GuestHostNeeds } from "../../host-prep/hugepages";
 import type { GpuPassthroughVm } from "../../vm";
 import type { VmBackendSetting } from "../backend";
 import type { LibvirtGuestOs, LibvirtVmOptions } from "./vm-options";
@@ -45,16 +46,7 @@ export function guestProfile(vm: Pick<GpuPassthroughVm, "memoryMib">, opts: Libv
 export const secureBootDefault = (opts: LibvirtVmOptions | undefined): boolean | undefined =>
   opts?.guestOs === "windows" ? true : undefined;
 
-/** What the host must provide for this guest (lib/host-prep plans it). */
-export interface GuestHostNeeds {
-  readonly vm: string;
-  readonly memoryMib: number;
-  readonly hugepages?: "2M" | "1G";
-  /** The NUMA nodes of the VM's GPUs, where declared. */
-  readonly numaNodes: readonly number[];
-  readonly tpm: boolean;
-}
-
+/** What the host must provide for this guest: its huge pages on its GPUs' nodes, swtpm (lib/host-prep plans it). */
 export function guestHostNeeds(vm: GpuPassthroughVm, opts: LibvirtVmOptions): GuestHostNeeds {
   const numaNodes = [...new Set(vm.gpus.flatMap((g) => (g.numaNode === undefined ? [] : [g.numaNode])))].sort(
     (a, b) => a - b,

@@ -20,7 +20,7 @@ import { HostDistro, OvmfPaths, ovmfPaths } from "./distro";
 import { KVM_LIMITS } from "./limits";
 import { domainXml } from "./domain-xml";
 import { CpuVendor, HostPrepPlan, hostPrepPlan, hostPrepScript } from "./host-prep";
-import { guestSettings, secureBootDefault } from "./guest";
+import { guestHostNeeds, guestSettings, secureBootDefault } from "./guest";
 import { NumaPlacement, numaPlacement, numaSettings } from "./numa";
 import { numaHostProblems } from "./numa-rules";
 import { RenderedDomain, apertureSettings, renderDomain } from "./render-domain";
@@ -107,6 +107,8 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
   public readonly ovmf: OvmfPaths;
   public readonly iommuGroups: readonly IommuGroup[];
   private readonly rendered = new Map<GpuPassthroughVm, RenderedDomain>();
+  /** Each VM's libvirt options (those given): the host plan reads what its guests need of the host. */
+  private readonly options = new Map<GpuPassthroughVm, LibvirtVmOptions>();
 
   /** The VMs rendered on this host, in definition order: the preparation plan follows from them. */
   public get vms(): GpuPassthroughVm[] {
@@ -146,6 +148,11 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
         ...gpuUse(this.host, this.vms),
         // BIOS domains have no NVRAM: libvirt undefines them after a failed start.
         nvramVms: this.vms.filter((vm) => vm.firmware === "efi").map((vm) => vm.vmName),
+        // Read here, after the allocation: huge pages go to the nodes of the GPUs each VM gets.
+        guests: this.vms.flatMap((vm) => {
+          const o = this.options.get(vm);
+          return o ? [guestHostNeeds(vm, o)] : [];
+        }),
       }),
   );
 
@@ -187,6 +194,7 @@ export class LibvirtHostBinding implements HostBinding<Domain, LibvirtVmOptions>
   public renderVm(vm: GpuPassthroughVm, options: LibvirtVmOptions | undefined): VmRendering<Domain> {
     // Without settings there is no base image to boot: a domain with the VM's intent alone, and the one problem.
     const opts: LibvirtVmOptions = options ?? { kind: "libvirt", baseImage: "" };
+    if (options) this.options.set(vm, options);
     const rendered = renderDomain(vm, opts, {
       provider: this.props.provider,
       pool: this.props.pool ?? "default",
