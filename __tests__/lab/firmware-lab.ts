@@ -17,14 +17,24 @@
  *   the network → user-mode networking, same virtio model: the devices and their BARs stay, their backends change.
  * - memory: 1 GiB huge pages and `<locked/>` → a shared memfd backend. There is no 1G hugetlbfs here, and locking
  *   would populate the guest RAM; the size is kept, because OVMF starts its 64-bit window above the RAM above 4 GiB.
- * - vCPU pinning is dropped (the host CPUs it names do not exist here); `ioapic driver="kvm"` → `qemu` (TCG).
- * - the NVRAM file gets the lab domain's name (never a real VM's path); a serial console is added (an ISA device, no
- *   PCI resources) to see when the firmware has finished: OVMF's boot manager prints `BdsDxe:` once PCI is enumerated.
- * Everything else (loader, NVRAM template, machine, memory size, the `qemu:commandline` aperture) is booted as rendered.
+ * - CPU sets (vCPU pins, `<vcpu cpuset>`, `emulatorpin`) naming CPUs this machine lacks → all of its CPUs; numatune
+ *   nodesets naming nodes it lacks → its first node (a one-node machine: 0). libvirt and the kernel then apply them.
+ * - a secure-boot (SMM) domain without guest NUMA cells → 2 vCPUs, threads per core kept: under TCG each SMM entry
+ *   stops every vCPU (8 vCPUs: 81–90 s to the boot manager; 2: 13 s).
+ * - the memtune hard limit → set on the running domain (`virsh memtune --live`) where this container may not raise
+ *   RLIMIT_MEMLOCK, which libvirt sets to the hard limit at start (no CAP_SYS_RESOURCE; the tests show the refusal).
+ * - Hyper-V `vpindex` → dropped: QEMU 7.2 under TCG refuses it; the rest of the set is kept (the tests show both).
+ * - `ioapic driver="kvm"` → `qemu` (TCG).
+ * - the NVRAM file gets the lab domain's name (never a real VM's path); the rendered serial console (a pty) gets a
+ *   log file (a console is added where none is rendered) to see when the firmware has finished: OVMF's boot manager
+ *   prints `BdsDxe:` once PCI is enumerated.
+ * Everything else (loader, NVRAM template, machine, memory size, the `qemu:commandline` aperture, the TPM and its
+ * swtpm, the clock and timers, the balloon, the guest topology and NUMA cells) is booted as rendered.
  */
 import { spawnSync } from "child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
+import { parseCpuList } from "../../lib/cpu-topology";
 import { parseXml, select } from "../libvirt-xml-parse";
 
 export const virsh = (...args: string[]) =>
@@ -53,6 +63,8 @@ export interface LabDomain {
   readonly standIns: readonly { readonly id: string; readonly gpu: string; readonly bytes: number }[];
   /** What was replaced, and why, in words for the test's output. */
   readonly substituted: readonly string[];
+  /** The rendered memtune hard limit, set on the running domain where it cannot be set at start (KiB). */
+  readonly liveHardLimitKib?: number;
 }
 
 const MIB = 1024 * 1024;
@@ -70,7 +82,7 @@ const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 export function labBase(
   rendered: string,
   opts: { readonly name: string; readonly cpu: LabHostCpu; readonly dir: string },
-): { xml: string; substituted: string[] } {
+): { xml: string; substituted: string[]; liveHardLimitKib?: number } {
   const { name, cpu, dir } = opts;
   const substituted: string[] = [];
   let xml = rendered;
@@ -86,9 +98,22 @@ export function labBase(
     '<memoryBacking>\n    <source type="memfd"/>\n    <access mode="shared"/>\n  </memoryBacking>',
     "memoryBacking",
   );
-  if (/<cputune>/.test(xml)) {
-    xml = xml.replace(/\s*<cputune>[\s\S]*?<\/cputune>/, "");
-    substituted.push("vCPU pinning dropped (the host CPUs it names do not exist here)");
+  xml = onLabCpusAndNodes(xml, substituted);
+  xml = withFewerSmmVcpus(xml, substituted);
+  const hardLimit = /\s*<memtune>\s*<hard_limit unit="(\w+)">(\d+)<\/hard_limit>\s*<\/memtune>/.exec(xml);
+  let liveHardLimitKib: number | undefined;
+  if (hardLimit && !MAY_RAISE_MEMLOCK) {
+    liveHardLimitKib = Number(hardLimit[2]) * (hardLimit[1] === "MiB" ? 1024 : hardLimit[1] === "GiB" ? 1024 ** 2 : 1);
+    xml = xml.replace(hardLimit[0], "");
+    substituted.push(
+      `memtune hard_limit ${hardLimit[2]} ${hardLimit[1]} → set on the running domain (virsh memtune --live): at start libvirt sets RLIMIT_MEMLOCK to the hard limit, which this container may not raise (no CAP_SYS_RESOURCE: "${MEMLOCK_REFUSED}")`,
+    );
+  }
+  if (xml.includes('<vpindex state="on"/>')) {
+    xml = xml.replace(/\s*<vpindex state="on"\/>/, "");
+    substituted.push(
+      `Hyper-V vpindex dropped: QEMU 7.2 under TCG refuses it ("${VPINDEX_REFUSED}"); the rest of the set is kept`,
+    );
   }
 
   // The host's CPU as OVMF reads it: vendor, address width, 1 GiB pages (every such host has them; without them
@@ -142,22 +167,91 @@ export function labBase(
   if (pci) substituted.push(`${pci} PCI hostdev(s) → pci-testdev stand-ins of function 0's BARs, one membar per BAR`);
   if (hostdevs.length > pci) substituted.push(`${hostdevs.length - pci} USB hostdev(s) dropped (no such device here)`);
 
-  const serial = join(dir, `${name}.serial`);
-  writeFileSync(serial, "");
-  chmodSync(serial, 0o666);
-  xml = replaceOnce(
-    xml,
-    /\s*<\/devices>/,
-    `\n    <serial type="file">\n      <source path="${serial}"/>\n      <target port="0"/>\n    </serial>\n  </devices>`,
-    "devices",
-  );
+  // The rendered serial console stays a pty (`virsh ttyconsole`); libvirt's virtlogd copies what it prints to a file.
+  const log = `<log file="${join(dir, `${name}.serial`)}" append="off"/>`;
+  if (/<serial type="pty">/.test(xml)) xml = xml.replace(/<serial type="pty">/, `<serial type="pty">\n      ${log}`);
+  else {
+    xml = replaceOnce(
+      xml,
+      /\s*<\/devices>/,
+      `\n    <serial type="pty">\n      ${log}\n      <target port="0"/>\n    </serial>\n  </devices>`,
+      "devices",
+    );
+    substituted.push("a serial console added (pty, logged to a file) to see when the firmware has finished");
+  }
   if (!xml.includes("xmlns:qemu=")) {
     xml = xml.replace(
       /<domain type="qemu"/,
       '<domain type="qemu" xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0"',
     );
   }
-  return { xml, substituted };
+  return { xml, substituted, liveHardLimitKib };
+}
+
+/** QEMU 7.2's refusal of Hyper-V's VP index under TCG (measured: the rest of the Windows set starts). */
+export const VPINDEX_REFUSED = "kernel doesn't allow setting HyperV VP_INDEX";
+/** libvirt's refusal to start a domain with a hard limit above the RLIMIT_MEMLOCK this process may set. */
+export const MEMLOCK_REFUSED = "cannot limit locked memory of process";
+/** CAP_SYS_RESOURCE (bit 24) in this process's effective set: without it no process here may raise RLIMIT_MEMLOCK. */
+export const MAY_RAISE_MEMLOCK = (() => {
+  const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+  return eff !== undefined && (BigInt(`0x${eff}`) & (1n << 24n)) !== 0n;
+})();
+
+/** This machine's CPUs and NUMA nodes, which the lab domains' pins and memory nodes are moved to. */
+export const LAB_CPUS = readFileSync("/sys/devices/system/cpu/online", "utf8").trim();
+export const LAB_NODES = (() => {
+  const nodes = parseCpuList(readFileSync("/sys/devices/system/node/online", "utf8"));
+  return Array.isArray(nodes) ? nodes : [0];
+})();
+
+/**
+ * vCPU pins, emulator and vCPU CPU sets on CPUs this machine lacks → all of its CPUs; memory nodes it lacks → its
+ * first node. What libvirt and the kernel accept is then checked on the running domain (virsh numatune/emulatorpin).
+ */
+function onLabCpusAndNodes(rendered: string, substituted: string[]): string {
+  const labCpus = parseCpuList(LAB_CPUS) as number[];
+  const moved = new Set<string>();
+  let xml = rendered.replace(/(<(?:vcpupin|emulatorpin|vcpu)\b[^>]*\bcpuset=")([^"]*)(")/g, (all, a, set, b) => {
+    const cpus = parseCpuList(set);
+    if (Array.isArray(cpus) && cpus.every((c) => labCpus.includes(c))) return all;
+    moved.add(set);
+    return `${a}${LAB_CPUS}${b}`;
+  });
+  if (moved.size) substituted.push(`CPU sets ${[...moved].join(", ")} → ${LAB_CPUS} (this machine's CPUs)`);
+  const movedNodes = new Set<string>();
+  xml = xml.replace(/(<(?:memory|memnode)\b[^>]*\bnodeset=")([^"]*)(")/g, (all, a, set, b) => {
+    const nodes = parseCpuList(set);
+    if (Array.isArray(nodes) && nodes.every((n) => LAB_NODES.includes(n))) return all;
+    movedNodes.add(set);
+    return `${a}${LAB_NODES[0]}${b}`;
+  });
+  if (movedNodes.size) {
+    substituted.push(
+      `numatune nodeset ${[...movedNodes].join(", ")} → ${LAB_NODES[0]} (this machine has NUMA node${LAB_NODES.length > 1 ? "s" : ""} ${LAB_NODES.join(", ")} only)`,
+    );
+  }
+  return xml;
+}
+
+/**
+ * A secure-boot domain (SMM) without guest NUMA cells gets 2 vCPUs, its threads per core kept: under TCG every SMM
+ * entry (secure boot's variable writes) stops all vCPUs, and ws-gaming's 8 take 81–90 s to the boot manager, 2 take
+ * 13 s (measured on 2 cores). The firmware's PCI placement does not depend on the vCPU count.
+ */
+function withFewerSmmVcpus(rendered: string, substituted: string[]): string {
+  const vcpu = /(<vcpu\b[^>]*>)(\d+)(<\/vcpu>)/.exec(rendered);
+  if (!rendered.includes('<smm state="on"/>') || rendered.includes("<numa>") || !vcpu || Number(vcpu[2]) <= 2) {
+    return rendered;
+  }
+  const threads = Number(/<topology [^>]*threads="(\d+)"/.exec(rendered)?.[1] ?? 1) === 2 ? 2 : 1;
+  substituted.push(
+    `vCPUs ${vcpu[2]} → 2 (${threads} thread${threads > 1 ? "s" : ""} per core kept; pins of vCPUs 2 and up dropped): under TCG each SMM entry stops every vCPU, 8 vCPUs take 81–90 s to the boot manager, 2 take 13 s`,
+  );
+  return rendered
+    .replace(vcpu[0], `${vcpu[1]}2${vcpu[3]}`)
+    .replace(/<topology [^>]*\/>/, `<topology sockets="1" dies="1" cores="${2 / threads}" threads="${threads}"/>`)
+    .replace(/\s*<vcpupin vcpu="([2-9]|\d\d+)"[^>]*\/>/g, "");
 }
 
 /**
@@ -165,7 +259,7 @@ export function labBase(
  * their addresses (and root ports), so the stand-ins' root ports, added after them, are theirs alone.
  */
 export function defineWithStandIns(
-  base: { xml: string; substituted: string[] },
+  base: { xml: string; substituted: string[]; liveHardLimitKib?: number },
   opts: { readonly name: string; readonly gpus: readonly LabGpu[]; readonly dir: string },
 ): LabDomain {
   const { name, gpus, dir } = opts;
@@ -235,7 +329,7 @@ export function defineWithStandIns(
       throw new Error(`libvirtd kept ${kept} of ${name}'s ${standIns.length} stand-ins:\n${stored}`);
     }
   }
-  return { name, xml, standIns, substituted: base.substituted };
+  return { name, xml, standIns, substituted: base.substituted, liveHardLimitKib: base.liveHardLimitKib };
 }
 
 /** One BAR of one device, as QEMU's `info pci` shows it; `address` undefined when the BAR is not mapped. */
@@ -296,7 +390,9 @@ const FIRMWARE_DONE = /BdsDxe:|Booting from|No bootable device/;
 /** OVMF's exception handler: the firmware has stopped (e.g. it touched an address beyond the CPU's width). */
 const FIRMWARE_CRASHED = /!!!! X64 Exception Type - [^\n]*/;
 
-export interface BootResult {
+export interface BootResult<G = undefined> {
+  /** What `probe` found while the domain ran. */
+  readonly guest: G;
   /** The firmware's exception line, when it stopped with one before its boot manager. */
   readonly crashed?: string;
   readonly functions: readonly PciFunction[];
@@ -306,12 +402,24 @@ export interface BootResult {
   readonly console: string;
 }
 
-/** Starts the defined lab domain, waits for its firmware to finish PCI enumeration, reads `info pci`, removes it. */
-export async function bootAndReadPci(domain: LabDomain, dir: string, timeoutS = 300): Promise<BootResult> {
+/**
+ * Starts the defined lab domain (its hard memory limit set once it runs, where it cannot be at start), waits for its
+ * firmware to finish PCI enumeration, runs `probe` on the running domain, reads `info pci`, removes the domain.
+ */
+export async function bootAndReadPci<G = undefined>(
+  domain: LabDomain,
+  dir: string,
+  probe?: (domain: LabDomain, serial: string) => Promise<G>,
+  timeoutS = 300,
+): Promise<BootResult<G>> {
   const started = Date.now();
   try {
     const start = virsh("start", domain.name);
     if (start.status !== 0) throw new Error(`virsh start ${domain.name} failed: ${start.stderr}\n${domain.xml}`);
+    if (domain.liveHardLimitKib !== undefined) {
+      const set = virsh("memtune", domain.name, "--hard-limit", String(domain.liveHardLimitKib), "--live");
+      if (set.status !== 0) throw new Error(`virsh memtune --live on ${domain.name} failed: ${set.stderr}`);
+    }
     const serial = join(dir, `${domain.name}.serial`);
     let crashed: string | undefined;
     for (;;) {
@@ -327,13 +435,15 @@ export async function bootAndReadPci(domain: LabDomain, dir: string, timeoutS = 
       await new Promise((r) => setTimeout(r, 500));
     }
     const seconds = (Date.now() - started) / 1000;
+    const guest = (probe && !crashed ? await probe(domain, serial) : undefined) as G;
     const info = virsh("qemu-monitor-command", domain.name, "--hmp", "info pci");
     if (info.status !== 0) throw new Error(`info pci on ${domain.name} failed: ${info.stderr}`);
     // eslint-disable-next-line no-control-regex -- the firmware console is a terminal: its escape sequences go
     const console = readFileSync(serial, "utf8").replace(/\x1b\[[0-9;=?]*[A-Za-z]/g, "");
-    return { crashed, functions: parseInfoPci(info.stdout), infoPci: info.stdout, seconds, console };
+    return { crashed, functions: parseInfoPci(info.stdout), infoPci: info.stdout, seconds, console, guest };
   } finally {
     virsh("destroy", domain.name);
-    virsh("undefine", "--nvram", domain.name);
+    // --tpm: the swtpm state libvirt made under /var/lib/libvirt/swtpm goes with the domain.
+    virsh("undefine", "--nvram", "--tpm", domain.name);
   }
 }

@@ -16,10 +16,16 @@
  * faults). Legacy BIOS was predicted to leave the large BAR unassigned and does not: SeaBIOS 1.16.2 maps it above
  * 4 GiB, and the test keeps that measurement.
  *
+ * Each booted domain also shows, while it runs, the guest settings it was rendered with (issue 13, guest-lab.ts): TPM
+ * 2.0 with its swtpm, secure boot refusing the unsigned EFI shell (the Linux domains start it: the control), Hyper-V
+ * properties on QEMU's CPU, clock options, the serial console's pty, no balloon, the hard limit in the memory cgroup,
+ * numatune and CPU sets, guest NUMA cells and threads per core. What TCG or this container refuses is substituted,
+ * printed, and the refusal shown by a start that fails with libvirt's or QEMU's own words.
+ *
  * Runs with GPU_PASSTHROUGH_LAB=1 (npm run lab, which installs QEMU, OVMF and libvirtd and starts the daemon);
  * otherwise skipped, and the name says why.
  */
-import { chmodSync, readFileSync, readdirSync } from "fs";
+import { chmodSync, readFileSync, readdirSync, writeFileSync } from "fs";
 import { join } from "path";
 import { TerraformStack, Testing } from "cdktf";
 import { LibvirtBackend } from "../../lib/backends/libvirt/libvirt-backend";
@@ -30,7 +36,7 @@ import { StackFile } from "../../lib/stack-file";
 import { PassthroughApp, appProblems } from "../../lib/validation/app";
 import { GpuPassthroughVm } from "../../lib/vm";
 import { buildFleetStacks } from "../../stacks/fleet-app";
-import { newKvmStack, newKvmVm } from "../libvirt-helpers";
+import { newKvmHost, newKvmStack, newKvmVm } from "../libvirt-helpers";
 import { tempDir } from "../temp";
 import {
   BootResult,
@@ -40,9 +46,14 @@ import {
   PciFunction,
   bootAndReadPci,
   defineWithStandIns,
+  LAB_NODES,
+  MAY_RAISE_MEMLOCK,
+  MEMLOCK_REFUSED,
+  VPINDEX_REFUSED,
   labBase,
   virsh,
 } from "./firmware-lab";
+import { GuestFacts, expectedDevices, expectedGuest, probeGuest } from "./guest-lab";
 
 const ENABLED = !!process.env.GPU_PASSTHROUGH_LAB;
 const SKIP = "skipped: set GPU_PASSTHROUGH_LAB=1 (npm run lab) to boot the domains in QEMU + OVMF";
@@ -206,7 +217,7 @@ function placement(functions: readonly PciFunction[]): string[] {
 }
 
 /** Why the firmware left the stand-ins unusable: each BAR unassigned or beyond the CPU's reach, or its crash. */
-function failures(result: BootResult, domain: LabDomain, cpu: LabHostCpu): string[] {
+function failures(result: BootResult<unknown>, domain: LabDomain, cpu: LabHostCpu): string[] {
   const out: string[] = result.crashed ? [`the firmware stopped: ${result.crashed}`] : [];
   const limit = 1n << BigInt(cpu.physBits);
   for (const want of domain.standIns) {
@@ -229,19 +240,32 @@ let dir = "";
 let booted = 0;
 const timings: string[] = [];
 
-/** Boots one case (its progress line on stderr) and returns what the firmware did with the stand-ins. */
-async function boot(title: string, rendered: Rendered, cpu: LabHostCpu, total: number, edit = (xml: string) => xml) {
+/**
+ * Boots one case (its progress line on stderr) and returns what the firmware did with the stand-ins, and, with
+ * `guest`, what the running domain shows of its guest settings (guest-lab.ts).
+ */
+async function boot(
+  title: string,
+  rendered: Rendered,
+  cpu: LabHostCpu,
+  total: number,
+  edit = (xml: string) => xml,
+  guest = false,
+) {
   const name = `gpt-lab-fw-${process.pid}-${booted}`;
   booted += 1;
   process.stderr.write(`lab: booting ${title} (${booted}/${total}) ...\n`);
   const base = labBase(edit(rendered.xml), { name, cpu, dir });
   const domain = defineWithStandIns(base, { name, gpus: rendered.gpus, dir });
-  const result = await bootAndReadPci(domain, dir);
+  const started = Date.now();
+  const result = await bootAndReadPci<GuestFacts | undefined>(domain, dir, guest ? probeGuest : undefined);
   const found = failures(result, domain, cpu);
-  timings.push(`${title}: ${result.seconds.toFixed(1)} s`);
+  const probed = guest ? `, guest settings read ${((Date.now() - started) / 1000 - result.seconds).toFixed(1)} s` : "";
+  timings.push(`${title}: ${result.seconds.toFixed(1)} s${probed}`);
   console.log(
-    `${title} (${result.seconds.toFixed(1)} s)\nsubstituted: ${domain.substituted.join("; ")}\n` +
-      `${placement(result.functions).join("\n")}${found.length ? `\nfailures:\n${found.join("\n")}` : ""}`,
+    `${title} (${result.seconds.toFixed(1)} s${probed})\nsubstituted: ${domain.substituted.join("; ")}\n` +
+      `${placement(result.functions).join("\n")}${found.length ? `\nfailures:\n${found.join("\n")}` : ""}` +
+      (result.guest ? `\nguest: ${JSON.stringify(result.guest)}` : ""),
   );
   return { result, domain, found };
 }
@@ -267,7 +291,7 @@ function neededBits(xml: string, cpu: LabHostCpu): number | undefined {
 
 run(`OVMF assigns every BAR of every passed GPU, within the guest's address width (${ENABLED ? "lab" : SKIP})`, () => {
   const all = ENABLED ? cases() : [];
-  const total = all.length + 4;
+  const total = all.length + 6;
   const variant = (what: string) => all.find((c) => c.rendered.source === `test: ${what}`)!.rendered;
   beforeAll(() => {
     const up = virsh("uri");
@@ -308,9 +332,14 @@ run(`OVMF assigns every BAR of every passed GPU, within the guest's address widt
   )(
     "%s",
     async (title, c, fails) => {
-      const { found } = await boot(c.title, c.rendered, c.cpu, total);
+      const { found, result, domain } = await boot(c.title, c.rendered, c.cpu, total, undefined, !fails);
       if (fails) expect(found).not.toEqual([]);
-      else expect(found).toEqual([]);
+      else {
+        expect(found).toEqual([]);
+        // The guest settings as rendered (issue 13), on the running domain: the Windows and Linux domains are each
+        // other's controls (TPM or none, secure boot refusing the unsigned EFI shell or starting it, Hyper-V on/off).
+        expect(result.guest).toMatchObject(expectedGuest(domain));
+      }
       expect(title).toBeTruthy();
     },
     420_000,
@@ -365,7 +394,174 @@ run(`OVMF assigns every BAR of every passed GPU, within the guest's address widt
     expect(found).not.toEqual([]);
     expect(found.every((f) => f.includes("left unassigned"))).toBe(true);
   }, 420_000);
+  test("a Windows guest without virtio drivers boots with its TPM, secure boot, Hyper-V set and clock, on a SATA disk and an e1000e NIC (test variant, AMD 40 bits)", async () => {
+    const rendered = guestVariants().windows;
+    const { found, result, domain } = await boot(
+      rendered.source,
+      rendered,
+      { vendor: "amd", physBits: 40 },
+      total,
+      undefined,
+      true,
+    );
+    expect(found).toEqual([]);
+    expect(result.guest).toMatchObject(expectedGuest(domain));
+    expect(result.guest!.tpm).toEqual(["tpm0 tpm-crb emulator"]);
+    expect(result.guest!.shell).toBe("refused: Security Violation");
+    expect(result.guest!.devices).toEqual(expect.arrayContaining(expectedDevices(domain)));
+    expect(expectedDevices(domain)).toEqual(["ide-hd", "e1000e"]);
+  }, 420_000);
+
+  test("a VM whose GPUs sit on two NUMA nodes boots with one guest NUMA cell per node and strict memory (test variant, Intel 40 bits)", async () => {
+    const rendered = guestVariants().numa2;
+    const { found, result, domain } = await boot(
+      rendered.source,
+      rendered,
+      { vendor: "intel", physBits: 40 },
+      total,
+      undefined,
+      true,
+    );
+    expect(found).toEqual([]);
+    expect(result.guest).toMatchObject(expectedGuest(domain));
+    expect(result.guest!.numaNodes).toEqual([
+      { cpus: "0 1 2 3 4 5 6 7", mib: 32768 },
+      { cpus: "8 9 10 11 12 13 14 15", mib: 32768 },
+    ]);
+    expect(result.guest!.numatune).toEqual({ mode: "strict", nodeset: String(LAB_NODES[0]) });
+  }, 420_000);
+
+  // What the lab substitutes, it substitutes because libvirt or QEMU refuses it here: each start is refused as printed.
+  test.each([
+    [
+      "QEMU 7.2 under TCG refuses Hyper-V's vpindex",
+      (xml: string) => xml.replace('<synic state="on"/>', '<vpindex state="on"/>\n      <synic state="on"/>'),
+      VPINDEX_REFUSED,
+    ],
+    [
+      "libvirt cannot set the hard memory limit at start without CAP_SYS_RESOURCE",
+      (xml: string) =>
+        xml.replace(
+          "<memoryBacking>",
+          '<memtune>\n    <hard_limit unit="MiB">17408</hard_limit>\n  </memtune>\n  <memoryBacking>',
+        ),
+      MAY_RAISE_MEMLOCK ? "" : MEMLOCK_REFUSED,
+    ],
+    [
+      "numatune on a NUMA node this machine lacks",
+      (xml: string) => xml.replace(/(<memory mode="strict" nodeset=")[^"]*"/, `$1${Math.max(...LAB_NODES) + 1}"`),
+      `NUMA node ${Math.max(...LAB_NODES) + 1} is unavailable`,
+    ],
+    [
+      "an emulator CPU set beyond this machine's CPUs",
+      (xml: string) => xml.replace(/<emulatorpin cpuset="[^"]*"\/>/, '<emulatorpin cpuset="1023"/>'),
+      "Numerical result out of range",
+    ],
+  ] as const)("substitution measured: %s", (what, revert, refusal) => {
+    const ws = all.find((c) => c.rendered.source === "fleet.yaml ws-gaming")!.rendered;
+    const name = `gpt-lab-fw-${process.pid}-refused`;
+    const base = labBase(ws.xml, { name, cpu: { vendor: "amd", physBits: 40 }, dir });
+    const xml = revert(base.xml);
+    expect(xml).not.toBe(base.xml);
+    const file = join(dir, `${name}.xml`);
+    writeFileSync(file, xml);
+    try {
+      const defined = virsh("define", file);
+      expect(defined.stderr).toBe("");
+      const start = virsh("start", name);
+      console.log(`${what}: ${start.status === 0 ? "started" : start.stderr.trim()}`);
+      if (refusal) {
+        expect(start.status).not.toBe(0);
+        expect(start.stderr).toContain(refusal);
+      } else expect(start.status).toBe(0);
+    } finally {
+      virsh("destroy", name);
+      virsh("undefine", "--nvram", "--tpm", name);
+    }
+  });
+
+  test("negative control: a domain without TPM, hard limit and pty console, with a balloon, shows each difference", async () => {
+    const ws = all.find((c) => c.rendered.source === "fleet.yaml ws-gaming")!.rendered;
+    const name = `gpt-lab-fw-${process.pid}-control`;
+    const cpu: LabHostCpu = { vendor: "amd", physBits: 40 };
+    const asRendered = labBase(ws.xml, { name, cpu, dir });
+    const wanted = expectedGuest({ name, standIns: [], ...asRendered });
+    const edited = labBase(
+      ws.xml
+        .replace(/\s*<tpm [\s\S]*?<\/tpm>/, "")
+        .replace(/\s*<memtune>[\s\S]*?<\/memtune>/, "")
+        .replace('<memballoon model="none"/>', '<memballoon model="virtio"/>')
+        .replace(/\s*<console [\s\S]*?<\/console>/, ""),
+      { name, cpu, dir },
+    );
+    const serial = join(dir, `${name}.serial`);
+    edited.xml = edited.xml.replace(
+      /<serial type="pty">\s*<log [^>]*\/>/,
+      `<serial type="file">\n      <source path="${serial}"/>`,
+    );
+    const domain = defineWithStandIns(edited, { name, gpus: [], dir });
+    try {
+      expect(virsh("start", name).status).toBe(0);
+      const facts = await probeGuest(domain, serial, 0);
+      console.log(`control: ${JSON.stringify(facts)}`);
+      expect(facts.tpm).toEqual([]);
+      expect(facts.tpm).not.toEqual(wanted.tpm);
+      expect(facts.swtpm).toBe(0);
+      expect(facts.balloon).toMatch(/^balloon: actual=\d+/);
+      expect(facts.balloon).not.toEqual(wanted.balloon);
+      expect(facts.ttyconsole).not.toMatch(/^\/dev\/pts\//);
+      expect(facts.hardLimit).toBe("unlimited");
+      expect(facts.hardLimit).not.toBe(wanted.hardLimit);
+    } finally {
+      virsh("destroy", name);
+      virsh("undefine", "--nvram", "--tpm", name);
+    }
+  }, 120_000);
 });
+
+/** Guest variants the example fleet lacks: Windows without virtio drivers, and GPUs on two NUMA nodes. */
+function guestVariants(): { windows: Rendered; numa2: Rendered } {
+  const stack = newKvmStack(Testing.app(), "lab-guest");
+  const ws = newKvmHost(stack);
+  const windows = newKvmVm(stack, "win-novirtio", ws, {
+    gpus: ["0000:0b:00.0"],
+    libvirt: { guestOs: "windows", virtioDrivers: false, baseImage: "/img/win11.qcow2" },
+  });
+  const cores = (node: number) => Array.from({ length: 8 }, (_, i) => `${node * 8 + i},${node * 8 + i + 16}`);
+  const numaHost = newKvmHost(
+    stack,
+    [
+      { address: "0000:17:00.0", model: "nvidia-t4", numaNode: 0 },
+      { address: "0000:b1:00.0", model: "nvidia-t4", numaNode: 1 },
+    ],
+    {
+      cpuVendor: "intel",
+      iommuGroups: [
+        { id: 40, devices: ["0000:17:00.0"] },
+        { id: 71, devices: ["0000:b1:00.0"] },
+      ],
+      numaNodes: [0, 1].map((id) => ({ id, cores: cores(id) })),
+    },
+    "kvm-numa",
+  );
+  const numa2 = newKvmVm(stack, "numa2", numaHost, {
+    gpus: ["0000:17:00.0", "0000:b1:00.0"],
+    cpus: 16,
+    coresPerSocket: 8,
+    memoryGib: 64,
+  });
+  const synthesized = JSON.parse(Testing.synth(stack));
+  const of = (vm: GpuPassthroughVm, what: string, vendor: LabHostCpu["vendor"]): Rendered => ({
+    source: `test: ${what}`,
+    xml: domainXml(stack, vm, synthesized),
+    gpus: gpusOf(vm),
+    vendor,
+  });
+  return {
+    windows: of(windows, "Windows guest without virtio drivers", "amd"),
+    numa2: of(numa2, "GPUs on NUMA nodes 0 and 1", "intel"),
+  };
+}
 
 /** The rendered EFI domain as a BIOS one: no loader, no NVRAM (SeaBIOS, QEMU's default), its console on serial. */
 function asLegacyBios(xml: string): string {
