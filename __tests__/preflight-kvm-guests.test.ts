@@ -4,6 +4,7 @@
  * asserting the text a user reads.
  */
 import { parseFleet } from "../lib/fleet/load";
+import { hostVms } from "../lib/preflight/fleet-vms";
 import { readInventory } from "../lib/preflight/inventory";
 import { PreflightReport, preflightReport } from "../lib/preflight/report";
 import { cli } from "./fixtures/run-cli";
@@ -382,5 +383,20 @@ describe("swtpm for guests with a TPM", () => {
 
   test("a copy without /usr/bin cannot tell: info", () => {
     expect(codes(checkServer(server(), serverFleet(windows)), "swtpm")).toEqual(["info swtpm-unchecked swtpm"]);
+  });
+});
+
+describe("which GPU a VM taking a count gets, as synth allocates it", () => {
+  test("VMs are taken in code-unit order of their names, like the app's construct paths, whatever the locale", () => {
+    const fleet = parseFleet(
+      serverFleet(`
+  - { name: alpha, host: kvm-gpu-01, gpus: 1, cpus: 4, memoryGib: 8, libvirt: { baseImage: /i } }
+  - { name: Beta, host: kvm-gpu-01, gpus: 1, cpus: 4, memoryGib: 8, libvirt: { baseImage: /i } }
+`),
+      "fleet.yaml",
+    );
+    const held = Object.fromEntries(hostVms(fleet.hosts[0], fleet.vms).map((v) => [v.name, v.gpus]));
+    // "B" (0x42) sorts before "a" (0x61); localeCompare would put alpha first on most locales.
+    expect(held).toEqual({ Beta: ["0000:17:00.0"], alpha: ["0000:31:00.0"] });
   });
 });

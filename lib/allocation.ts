@@ -13,6 +13,7 @@ import { singleton } from "./construct-ids";
 import type { HostGpu, PassthroughHost } from "./host";
 import { PciAddress } from "./pci/address";
 import type { Problem } from "./problems";
+import { compareText } from "./text";
 
 export interface GpuClaim {
   /** The claiming VM's name, for messages. */
@@ -80,7 +81,7 @@ export class GpuLedger extends Construct {
       const key = r.host.gpuKey(gpu);
       claims.set(key, [...(claims.get(key) ?? []), { vmName: r.vmName, vmPath: r.vmPath }]);
     };
-    const ordered = [...this.requests].sort((a, b) => (a.vmPath < b.vmPath ? -1 : a.vmPath > b.vmPath ? 1 : 0));
+    const ordered = [...this.requests].sort((a, b) => compareText(a.vmPath, b.vmPath));
     for (const r of ordered.filter((o) => o.addresses !== undefined)) {
       const { gpus, problems } = byAddress(r);
       gpus.forEach((g) => claim(r, g));

@@ -8,6 +8,7 @@ import { guestProfile } from "../backends/libvirt/guest";
 import type { LibvirtVmOptions } from "../backends/libvirt/vm-options";
 import { HugePageSize } from "../host-prep/hugepages";
 import { PciAddress } from "../pci/address";
+import { compareText } from "../text";
 
 /** A fleet VM of the host as preflight needs it. */
 export interface HostVm {
@@ -39,7 +40,7 @@ export function hostVms(host: FleetHost, vms: readonly FleetVm[]): HostVm[] {
     addresses.forEach((a) => taken.add(a.deviceKey));
     held.set(v.name, addresses.map(String));
   }
-  for (const v of [...mine].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const v of [...mine].sort((a, b) => compareText(a.name, b.name))) {
     if (typeof v.gpus !== "number") continue;
     const free = guests.filter((a) => !taken.has(a.deviceKey)).slice(0, v.gpus);
     free.forEach((a) => taken.add(a.deviceKey));

@@ -19,6 +19,7 @@ import {
   ReadProblem,
   readHostSnapshot,
 } from "./sysfs";
+import { compareText } from "../text";
 
 export interface HostDevice extends RawPciDevice {
   /** `VGA controller`, `SATA controller`, ... */
@@ -113,7 +114,7 @@ export function buildInventory(snap: HostSnapshot): HostInventory {
       iommuGroup: d.iommuGroup ?? groupOf.get(canonical(d.address)),
       className: className(d.classCode),
     }))
-    .sort((a, b) => a.address.localeCompare(b.address));
+    .sort((a, b) => compareText(a.address, b.address));
 
   const iommuActive = snap.iommuUnits.length > 0 || snap.iommuGroups.length > 0;
   const groups = snap.iommuGroups.map((g) => ({ id: g.id, devices: g.devices.map(canonical).sort() }));

@@ -14,6 +14,7 @@
  */
 import { nextPowerOfTwo } from "../mmio";
 import { PciAddress } from "../pci/address";
+import { compareText } from "../text";
 
 export interface VmwareLogDevice {
   /** Host PCI address, canonical (`0000:42:00.0`). */
@@ -99,7 +100,7 @@ export function parseVmwareLog(text: string): VmwareLogDevice[] {
     devices.set(address, bars);
   });
   return [...devices.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => compareText(a, b))
     .map(([address, bars]) => {
       const list = [...bars.entries()].sort(([a], [b]) => a - b).map(([index, sizeBytes]) => ({ index, sizeBytes }));
       return { address, bars: list, totalBytes: list.reduce((sum, b) => sum + b.sizeBytes, 0) };
