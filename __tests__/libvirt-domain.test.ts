@@ -156,7 +156,6 @@ describe("GpuPassthroughVm on libvirt", () => {
       gpus: ["0000:0b:00.0"],
       libvirt: {
         baseImage: "/var/lib/libvirt/images/noble.img",
-        cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey test"] },
         diskGib: 100,
         cloudInit: { hostName: "ml-01", sshAuthorizedKeys: ["ssh-ed25519 AAAA ops"] },
       },

@@ -4,6 +4,7 @@
  */
 import { Volume } from "../.gen/providers/libvirt/volume";
 import { LibvirtHostBinding } from "../lib/backends/libvirt/libvirt-backend";
+import type { LibvirtVmOptions } from "../lib/backends/libvirt/vm-options";
 import { formatProblem } from "../lib/problems";
 import { newKvmHost, newKvmStack, newKvmVm, renderedDomain, synthesized } from "./libvirt-helpers";
 
@@ -11,8 +12,10 @@ const KEY = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey test"];
 const WIN = { guestOs: "windows", baseImage: "/img/win11.qcow2" } as const;
 const LINUX = { baseImage: "/img/noble.img", cloudInit: { sshAuthorizedKeys: KEY } } as const;
 
-function guestVm(name: string, base: Record<string, unknown>) {
-  return (libvirt: Record<string, unknown> = {}, props: Record<string, unknown> = {}) => {
+type Options = Omit<LibvirtVmOptions, "kind">;
+
+function guestVm(name: string, base: Options) {
+  return (libvirt: Partial<Options> = {}, props: Record<string, unknown> = {}) => {
     const stack = newKvmStack();
     return newKvmVm(stack, name, newKvmHost(stack), {
       gpus: ["0000:0b:00.0"],

@@ -206,6 +206,7 @@ function guestView(xml: string) {
     topology: one("cpu/topology"),
     cells: select(d, "cpu/numa/cell").map((c) => ({
       ...c.attrs,
+      id: c.attrs.id,
       memory: kib(c.attrs.memory, c.attrs.unit),
       unit: "KiB",
     })),

@@ -121,7 +121,7 @@ describe("interrupt remapping", () => {
       readInventory(hostTree({ ...amd, interrupts: INTERRUPTS_NOT_REMAPPED, cmdline: `${amd.cmdline} intremap=off` })),
     );
     const f = only(r, "interrupt-remapping-off");
-    expect(f.fix.split("\n").slice(0, 2)).toEqual([
+    expect((f.fix ?? "").split("\n").slice(0, 2)).toEqual([
       "remove intremap=off from the kernel command line (then update the boot loader and reboot)",
       'enable "IOMMU" and x2APIC in the firmware setup (some boards hide interrupt remapping behind "SVM" or "IOMMU: Enabled" rather than "Auto")',
     ]);
@@ -337,7 +337,7 @@ describe("NUMA", () => {
     expect(f.message).toBe(
       "node 1 has cpus 32-63,96-127 in 32 cores on this host, not as declared: vCPU pins and NUMA placement would use cpus of the wrong node",
     );
-    expect(f.fix.split("\n").slice(0, 2)).toEqual([
+    expect((f.fix ?? "").split("\n").slice(0, 2)).toEqual([
       "replace numaNodes in the fleet entry with the host's (gpu-passthrough discover --libvirt prints them):",
       `  - { id: 0, cores: [${smtCores(0, 32, 64)
         .map((c) => `"${c}"`)
