@@ -77,7 +77,11 @@ function labFleet(discovered: string, edit: (groups: { id: number; devices: stri
         gpus: [TOPOLOGY.gpu],
         cpus: 1,
         memoryGib: 1,
-        libvirt: { baseImage: "/var/lib/libvirt/images/lab.qcow2" },
+        // A Linux guest needs a way in (issue 13): cloud-init with an SSH key.
+        libvirt: {
+          baseImage: "/var/lib/libvirt/images/lab.qcow2",
+          cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILabHostTestKey lab"] },
+        },
       },
     ],
   });
@@ -109,12 +113,15 @@ run("host tier: the product on a lab host with a real IOMMU and VFIO", () => {
     const lab = new LabHost(image, work);
 
     progress("boot 1: the host as installed; preflight, discover, fleets, the fn-0-only domain, prepare-host.sh");
+    // intremap=off by hand as well: the interrupt-remapping rule's negative control on a real kernel (the reboot,
+    // with the script's arguments alone, has remapping on, as QEMU's intel-iommu offers it).
     first = await lab.boot("boot1", {
-      args: "root=LABEL=labroot ro quiet intel_iommu=on",
+      args: "root=LABEL=labroot ro quiet intel_iommu=on intremap=off",
       initrd: image.initrd,
       timeoutS: 900,
       job: `${jobPrelude()}
 drivers >/lab/drivers-at-boot
+grep -c 'IR-' /proc/interrupts >/lab/ir-chips || true
 step "preflight"; run preflight cli preflight --json
 step "discover --libvirt"; run discover cli discover --libvirt --site lab --name lab-host
 touch /lab/discovered
@@ -173,6 +180,7 @@ ls /etc/driverctl.d >/lab/driverctl.d 2>&1
       timeoutS: FIRMWARE_WAIT_S + 600,
       job: `${jobPrelude()}
 drivers >/lab/drivers-at-boot
+grep -c 'IR-' /proc/interrupts >/lab/ir-chips || true
 cat /proc/cmdline >/lab/cmdline
 step "preflight --fleet"; run fleet-right cli preflight --fleet /lab/fleet-right.yaml --json
 step "libvirt: the domain with every function; waiting for its firmware to place the BARs"
@@ -229,7 +237,23 @@ virsh destroy lab-fn1 >/dev/null 2>&1; virsh destroy lab-gpu >/dev/null 2>&1
     const warning = report.findings.find((f) => f.code === "gpu-not-isolated");
     expect(warning?.subject).toBe(`GPU ${TOPOLOGY.sharedGpu}`);
     expect(warning?.message).toContain(`${TOPOLOGY.sharedNic} Ethernet controller 8086:100e (e1000)`);
-    expect(first.file("preflight.rc")?.trim()).toBe("0");
+    // Its only blocker is the interrupt remapping boot 1 turned off (next test).
+    expect(codes(report).filter((c) => c.startsWith("blocker"))).toEqual([
+      "blocker interrupt-remapping-off interrupt remapping",
+    ]);
+    expect(first.file("preflight.rc")?.trim()).toBe("1");
+  });
+
+  test("interrupt remapping: off (intremap=off) is a blocker naming /proc/interrupts; after the reboot it is on and preflight says nothing", () => {
+    // The kernel's own account: no IR- interrupt chip in boot 1, IR-IO-APIC / IR-PCI-MSI after the reboot.
+    expect(first.file("ir-chips")?.trim()).toBe("0");
+    expect(Number(second.file("ir-chips")?.trim())).toBeGreaterThan(0);
+    const off = json(first.file("preflight.out")).findings.find((f) => f.code === "interrupt-remapping-off");
+    expect(off?.severity).toBe("blocker");
+    expect(off?.message).toContain("/proc/interrupts shows no IR- interrupt chip");
+    expect(off?.fix).toMatch(/intremap=off/);
+    const on = json(second.file("fleet-right.out")).findings.filter((f) => /interrupt/.test(f.code));
+    expect(on).toEqual([]);
   });
 
   test("discover --libvirt prints the real groups: the stand-in's two functions; the bridge's group apart", () => {
@@ -251,10 +275,14 @@ virsh destroy lab-fn1 >/dev/null 2>&1; virsh destroy lab-gpu >/dev/null 2>&1
     });
   });
 
-  test("preflight --fleet: the groups discover printed are the host's; the only blockers are the host drivers", () => {
+  test("preflight --fleet: the groups discover printed are the host's; the blockers are the host drivers (and boot 1's interrupt remapping)", () => {
     const report = json(first.file("fleet-right.out"));
     expect(codes(report).filter((c) => c.includes("iommu-group"))).toEqual([]);
-    expect(codes(report).filter((c) => c.startsWith("blocker"))).toEqual([`blocker gpu-driver GPU ${TOPOLOGY.gpu}`]);
+    expect(
+      codes(report)
+        .filter((c) => c.startsWith("blocker"))
+        .sort(),
+    ).toEqual([`blocker gpu-driver GPU ${TOPOLOGY.gpu}`, "blocker interrupt-remapping-off interrupt remapping"]);
   });
 
   test("preflight --fleet, negative control: a fleet declaring the wrong groups is refused, each member named", () => {
