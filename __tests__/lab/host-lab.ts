@@ -96,9 +96,12 @@ export class LabHost {
     writeFileSync(join(jobDir, "job.sh"), opts.job);
     const consoleLog = openSync(join(this.work, `${name}.console.log`), "w");
     const started = Date.now();
+    // 5 GiB: the lab VM's 1 GiB huge page is reserved at boot from a free, 1 GiB-aligned GiB; with 3 GiB (2 below
+    // 4 GiB, 1 above) the kernel found none and reserved 0 pages (preflight blocked it: hugepages-short). TCG only
+    // allocates what the lab host touches.
     // prettier-ignore
     const qemu = spawn("qemu-system-x86_64", [
-      "-accel", "tcg", "-cpu", "max,vendor=GenuineIntel", "-m", "3072", "-smp", "2",
+      "-accel", "tcg", "-cpu", "max,vendor=GenuineIntel", "-m", "5120", "-smp", "2",
       "-machine", "q35,kernel-irqchip=split", "-device", "intel-iommu,intremap=on,caching-mode=on",
       "-vga", "none", "-nic", "none", "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio",
       "-kernel", this.image.vmlinuz, "-initrd", opts.initrd, "-append", `${opts.args} console=ttyS0`,

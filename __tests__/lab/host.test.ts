@@ -77,9 +77,11 @@ function labFleet(discovered: string, edit: (groups: { id: number; devices: stri
         gpus: [TOPOLOGY.gpu],
         cpus: 1,
         memoryGib: 1,
-        // A Linux guest needs a way in (issue 13): cloud-init with an SSH key.
+        // A Linux guest needs a way in (issue 13): cloud-init with an SSH key. Its memory on 1 GiB huge pages: the
+        // plan reserves them at boot and mounts a 1 GiB hugetlbfs, preflight checks both on the real kernel.
         libvirt: {
           baseImage: "/var/lib/libvirt/images/lab.qcow2",
+          hugepages: "1G",
           cloudInit: { sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILabHostTestKey lab"] },
         },
       },
@@ -181,6 +183,8 @@ ls /etc/driverctl.d >/lab/driverctl.d 2>&1
       job: `${jobPrelude()}
 drivers >/lab/drivers-at-boot
 grep -c 'IR-' /proc/interrupts >/lab/ir-chips || true
+cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages >/lab/hugepages-1g 2>&1
+grep hugetlbfs /proc/mounts >/lab/hugetlbfs-mounts
 cat /proc/cmdline >/lab/cmdline
 step "preflight --fleet"; run fleet-right cli preflight --fleet /lab/fleet-right.yaml --json
 step "libvirt: the domain with every function; waiting for its firmware to place the BARs"
@@ -275,14 +279,20 @@ virsh destroy lab-fn1 >/dev/null 2>&1; virsh destroy lab-gpu >/dev/null 2>&1
     });
   });
 
-  test("preflight --fleet: the groups discover printed are the host's; the blockers are the host drivers (and boot 1's interrupt remapping)", () => {
+  test("preflight --fleet: the groups discover printed are the host's; the blockers are the host drivers, the 1 GiB pages (and boot 1's interrupt remapping)", () => {
     const report = json(first.file("fleet-right.out"));
     expect(codes(report).filter((c) => c.includes("iommu-group"))).toEqual([]);
     expect(
       codes(report)
         .filter((c) => c.startsWith("blocker"))
         .sort(),
-    ).toEqual([`blocker gpu-driver GPU ${TOPOLOGY.gpu}`, "blocker interrupt-remapping-off interrupt remapping"]);
+    ).toEqual([
+      `blocker gpu-driver GPU ${TOPOLOGY.gpu}`,
+      // Before preparation the 1 GiB pages are neither reserved nor mounted: what the script provides.
+      expect.stringMatching(/^blocker hugepages-(short|size-missing) huge pages 1G/),
+      expect.stringMatching(/^blocker hugetlbfs-missing /),
+      "blocker interrupt-remapping-off interrupt remapping",
+    ]);
   });
 
   test("preflight --fleet, negative control: a fleet declaring the wrong groups is refused, each member named", () => {
@@ -313,13 +323,23 @@ virsh destroy lab-fn1 >/dev/null 2>&1; virsh destroy lab-gpu >/dev/null 2>&1
 
   test("prepare-host.sh runs on the lab host and writes the kernel arguments for GRUB", () => {
     expect(first.file("prepare.rc")?.trim()).toBe("0");
-    expect(first.file("default-grub")).toMatch(/^GRUB_CMDLINE_LINUX_DEFAULT=".*\bintel_iommu=on iommu=pt"/m);
+    expect(first.file("default-grub")).toMatch(/^GRUB_CMDLINE_LINUX_DEFAULT=".*\bintel_iommu=on iommu=pt\b.*"/m);
     expect(secondArgs.split(" ")).toEqual(expect.arrayContaining(["intel_iommu=on", "iommu=pt"]));
     // Bound by address (the audio function's id is not the card vendor's): driverctl keeps one override per function.
     expect(first.file("driverctl.d")?.split("\n").filter(Boolean).sort()).toEqual([
       `pci-${TOPOLOGY.gpu}`,
       `pci-${TOPOLOGY.audio}`,
     ]);
+  });
+
+  test("after the reboot the kernel has the 1 GiB pages the script's arguments reserve, on the hugetlbfs it mounts", () => {
+    const reserved = /\bhugepages=(\d+)/.exec(secondArgs)?.[1];
+    expect(secondArgs.split(" ")).toEqual(expect.arrayContaining(["default_hugepagesz=1G", "hugepagesz=1G"]));
+    expect(reserved).toBeDefined();
+    expect(second.file("hugepages-1g")?.trim()).toBe(reserved);
+    expect(second.file("hugetlbfs-mounts")).toMatch(/^hugetlbfs \S+ hugetlbfs \S*pagesize=1024M/m);
+    // preflight --fleet has no huge-page finding left: what it blocked in boot 1 is there now.
+    expect(codes(json(second.file("fleet-right.out"))).filter((c) => /huge/.test(c))).toEqual([]);
   });
 
   test("after the reboot preflight --fleet passes: the IOMMU from the script's arguments, vfio-pci from boot", () => {
