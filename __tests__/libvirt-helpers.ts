@@ -60,3 +60,24 @@ export function synthesized(vm: GpuPassthroughVm): Record<string, Record<string,
 export function renderedDomain(vm: GpuPassthroughVm): Record<string, any> {
   return synthesized(vm)[Domain.tfResourceType][(vm.resource as Domain).friendlyUniqueId];
 }
+
+/** A two-socket host, 8 cores of 2 threads per node, a T4 on each node. */
+export function twoNodeHost(stack: Construct): PassthroughHost {
+  const cores = (node: number) => Array.from({ length: 8 }, (_, i) => `${node * 8 + i},${node * 8 + i + 16}`);
+  return newKvmHost(
+    stack,
+    [
+      { address: "0000:17:00.0", model: "nvidia-t4", numaNode: 0 },
+      { address: "0000:b1:00.0", model: "nvidia-t4", numaNode: 1 },
+    ],
+    {
+      cpuVendor: "intel",
+      iommuGroups: [
+        { id: 40, devices: ["0000:17:00.0"] },
+        { id: 71, devices: ["0000:b1:00.0"] },
+      ],
+      numaNodes: [0, 1].map((id) => ({ id, cores: cores(id) })),
+    },
+    "kvm-numa",
+  );
+}

@@ -18,7 +18,7 @@ import { join } from "path";
 import { TerraformStack, Testing } from "cdktf";
 import { StackFile } from "../lib/stack-file";
 import { synthesizeFleet } from "../stacks/fleet-app";
-import { newKvmHost, newKvmStack, newKvmVm } from "./libvirt-helpers";
+import { newKvmHost, newKvmStack, newKvmVm, twoNodeHost } from "./libvirt-helpers";
 import { XmlElement, parseXml, select } from "./libvirt-xml-parse";
 import { tempDir } from "./temp";
 
@@ -114,27 +114,6 @@ function variantDomains(): Map<string, string> {
       `variant-${vm.vmName}`,
       files.find((f) => f.path === `domains/${vm.vmName}.xml`)!.content(synthesized),
     ]),
-  );
-}
-
-/** A two-socket host, 8 cores of 2 threads per node, a T4 on each node. */
-function twoNodeHost(stack: TerraformStack) {
-  const cores = (node: number) => Array.from({ length: 8 }, (_, i) => `${node * 8 + i},${node * 8 + i + 16}`);
-  return newKvmHost(
-    stack,
-    [
-      { address: "0000:17:00.0", model: "nvidia-t4", numaNode: 0 },
-      { address: "0000:b1:00.0", model: "nvidia-t4", numaNode: 1 },
-    ],
-    {
-      cpuVendor: "intel",
-      iommuGroups: [
-        { id: 40, devices: ["0000:17:00.0"] },
-        { id: 71, devices: ["0000:b1:00.0"] },
-      ],
-      numaNodes: [0, 1].map((id) => ({ id, cores: cores(id) })),
-    },
-    "kvm-numa",
   );
 }
 

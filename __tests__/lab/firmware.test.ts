@@ -36,7 +36,7 @@ import { StackFile } from "../../lib/stack-file";
 import { PassthroughApp, appProblems } from "../../lib/validation/app";
 import { GpuPassthroughVm } from "../../lib/vm";
 import { buildFleetStacks } from "../../stacks/fleet-app";
-import { newKvmHost, newKvmStack, newKvmVm } from "../libvirt-helpers";
+import { newKvmHost, newKvmStack, newKvmVm, twoNodeHost } from "../libvirt-helpers";
 import { tempDir } from "../temp";
 import {
   BootResult,
@@ -527,23 +527,7 @@ function guestVariants(): { windows: Rendered; numa2: Rendered } {
     gpus: ["0000:0b:00.0"],
     libvirt: { guestOs: "windows", virtioDrivers: false, baseImage: "/img/win11.qcow2" },
   });
-  const cores = (node: number) => Array.from({ length: 8 }, (_, i) => `${node * 8 + i},${node * 8 + i + 16}`);
-  const numaHost = newKvmHost(
-    stack,
-    [
-      { address: "0000:17:00.0", model: "nvidia-t4", numaNode: 0 },
-      { address: "0000:b1:00.0", model: "nvidia-t4", numaNode: 1 },
-    ],
-    {
-      cpuVendor: "intel",
-      iommuGroups: [
-        { id: 40, devices: ["0000:17:00.0"] },
-        { id: 71, devices: ["0000:b1:00.0"] },
-      ],
-      numaNodes: [0, 1].map((id) => ({ id, cores: cores(id) })),
-    },
-    "kvm-numa",
-  );
+  const numaHost = twoNodeHost(stack);
   const numa2 = newKvmVm(stack, "numa2", numaHost, {
     gpus: ["0000:17:00.0", "0000:b1:00.0"],
     cpus: 16,
