@@ -65,6 +65,8 @@ const MEMORY_GIB = 128;
 const TEMPLATE = "ubuntu-2204-efi";
 const DATACENTER = "DC-BENCH";
 const BASE_IMAGE = "/var/lib/libvirt/images/noble.img";
+/** A Linux guest needs one (issue 13): cloud images have no password. */
+const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchKeyOnly ops";
 const PROXMOX_TEMPLATE = 9000;
 const STATE = "../../../terraform.bench.tfstate";
 /** Issue #15's targets: 1000-VM synth against raw resources, the app against empty stacks, commands against Node. */
@@ -314,7 +316,7 @@ const LIBVIRT: BenchHypervisor = {
           iommuGroups: IOMMU_GROUPS,
         },
       }),
-      { libvirt: { baseImage: BASE_IMAGE } },
+      { libvirt: { baseImage: BASE_IMAGE, cloudInit: { sshAuthorizedKeys: [SSH_KEY] } } },
     ),
   baseline: libvirtBaseline,
 };
@@ -348,7 +350,7 @@ async function libvirtBaseline(fleet: Fleet, outdir: string): Promise<() => void
     for (const v of fleet.vms) {
       const provider = providers.get(v.host);
       const gpu = gpuOf(v);
-      const userData = `#cloud-config\nhostname: ${JSON.stringify(v.name)}\n`;
+      const userData = `#cloud-config\nhostname: ${JSON.stringify(v.name)}\nssh_authorized_keys:\n  - ${JSON.stringify(SSH_KEY)}\n`;
       const metaData = `instance-id: ${JSON.stringify(v.name)}\nlocal-hostname: ${JSON.stringify(v.name)}\n`;
       // Named by content, as provider 0.9.7 names the ISO: a volume cannot be updated, a new name replaces it.
       const isoId = createHash("sha256").update(userData).update(metaData).digest("hex").slice(0, 16);
@@ -358,7 +360,7 @@ async function libvirtBaseline(fleet: Fleet, outdir: string): Promise<() => void
         name: `${v.name}-boot.qcow2`,
         pool: "default",
         capacity: 40 * 1024 ** 3,
-        target: { format: { type: "qcow2" } },
+        target: { format: { type: "qcow2" }, compat: "1.1" },
         backingStore: { path: BASE_IMAGE, format: { type: "qcow2" } },
       });
       const seed = new CloudinitDisk(stack, `${v.name}-seed`, {
@@ -407,8 +409,17 @@ async function libvirtBaseline(fleet: Fleet, outdir: string): Promise<() => void
           topology: { sockets: 1, dies: 1, cores: v.cpus, threads: 1 },
           maxPhysAddr: { mode: "passthrough" },
         },
+        memoryTune: { hardLimit: v.memoryGib * 1024 + 1024, hardLimitUnit: "MiB" },
         memoryBacking: { memoryLocked: true },
         features: { acpi: true, apic: {}, ioapic: { driver: "kvm" } },
+        clock: {
+          offset: "utc",
+          timer: [
+            { name: "rtc", tickPolicy: "catchup" },
+            { name: "pit", tickPolicy: "delay" },
+            { name: "hpet", present: "no" },
+          ],
+        },
         devices: {
           disks: [
             {
@@ -425,6 +436,9 @@ async function libvirtBaseline(fleet: Fleet, outdir: string): Promise<() => void
             },
           ],
           interfaces: [{ source: { network: { network: "default" } }, model: { type: "virtio" } }],
+          serials: [{ target: { type: "isa-serial", port: 0, model: { name: "isa-serial" } } }],
+          consoles: [{ target: { type: "serial", port: 0 } }],
+          memBalloon: { model: "none" },
           hostdevs: [
             {
               managed: true,
