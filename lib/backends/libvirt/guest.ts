@@ -8,6 +8,7 @@
 import type { GuestHostNeeds } from "../../host-prep/hugepages";
 import type { GpuPassthroughVm } from "../../vm";
 import type { VmBackendSetting } from "../backend";
+import { gpuNodes } from "./numa";
 import type { LibvirtGuestOs, LibvirtVmOptions } from "./vm-options";
 
 /** libvirt's own allowance for a VFIO guest's locked memory beyond its RAM (qemuDomainGetMemLockLimitBytes). */
@@ -48,14 +49,11 @@ export const secureBootDefault = (opts: LibvirtVmOptions | undefined): boolean |
 
 /** What the host must provide for this guest: its huge pages on its GPUs' nodes, swtpm (lib/host-prep plans it). */
 export function guestHostNeeds(vm: GpuPassthroughVm, opts: LibvirtVmOptions): GuestHostNeeds {
-  const numaNodes = [...new Set(vm.gpus.flatMap((g) => (g.numaNode === undefined ? [] : [g.numaNode])))].sort(
-    (a, b) => a - b,
-  );
   return {
     vm: vm.vmName,
     memoryMib: vm.memoryMib,
     ...(opts.hugepages ? { hugepages: opts.hugepages } : {}),
-    numaNodes,
+    numaNodes: gpuNodes(vm.gpus),
     tpm: guestProfile(vm, opts).tpm,
   };
 }

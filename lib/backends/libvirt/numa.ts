@@ -45,14 +45,17 @@ export interface NumaPlacement {
   readonly warning?: string;
 }
 
+/** The NUMA nodes the GPUs hang off, where declared, sorted. */
+export function gpuNodes(gpus: readonly HostGpu[]): number[] {
+  return [...new Set(gpus.flatMap((g) => (g.numaNode === undefined ? [] : [g.numaNode])))].sort((a, b) => a - b);
+}
+
 export function numaPlacement(
   vm: NumaVm,
   pins: readonly string[] | undefined,
   topology: CpuTopology | undefined,
 ): NumaPlacement {
-  const nodes = [...new Set(vm.gpus.flatMap((g) => (g.numaNode === undefined ? [] : [g.numaNode])))].sort(
-    (a, b) => a - b,
-  );
+  const nodes = gpuNodes(vm.gpus);
   const problems: { message: string; fix: string }[] = [];
   const nodeCpus = (ids: readonly number[]) =>
     (topology?.nodes ?? []).filter((n) => ids.includes(n.id)).flatMap((n) => n.cpus);
@@ -66,8 +69,9 @@ export function numaPlacement(
 
   const cells = nodes.length > 1 ? guestCells(vm, nodes, problems) : [];
   // Each vCPU's node: its cell's, or the one node.
+  // Cells hold equal runs of vCPUs, in order.
   const nodeOfVcpu = (vcpu: number) =>
-    cells.find((c) => (parseCpuList(c.cpus) as number[]).includes(vcpu))?.hostNode ?? nodes[0];
+    cells.length ? cells[Math.floor(vcpu / (vm.cpus / cells.length))].hostNode : nodes[0];
   if (topology && pinned) {
     pinned.forEach((cpus, vcpu) => {
       const want = nodeOfVcpu(vcpu);
@@ -86,7 +90,11 @@ export function numaPlacement(
   }
   const vmCpus = new Set((pinned ?? []).flat());
   const spare = nodeCpus(nodes).filter((c) => !vmCpus.has(c));
-  const vcpuPins = pins ?? (cells.length && topology ? cellPins(vm.cpus, cells, nodeCpus) : undefined);
+  const vcpuPins =
+    pins ??
+    (cells.length && topology
+      ? Array.from({ length: vm.cpus }, (_, v) => formatCpuList(nodeCpus([nodeOfVcpu(v)])))
+      : undefined);
   return {
     nodes,
     vcpuCpuset: !vcpuPins && topology ? formatCpuList(nodeCpus(nodes)) : undefined,
@@ -180,14 +188,6 @@ function guestCells(vm: NumaVm, nodes: readonly number[], problems: { message: s
     memoryKib,
     hostNode,
   }));
-}
-
-/** Without the user's pins, each vCPU of a cell may run on any CPU of the cell's node. */
-function cellPins(cpus: number, cells: readonly NumaCell[], nodeCpus: (ids: readonly number[]) => number[]): string[] {
-  const perCell = cpus / cells.length;
-  return Array.from({ length: cpus }, (_, vcpu) =>
-    formatCpuList(nodeCpus([cells[Math.floor(vcpu / perCell)].hostNode])),
-  );
 }
 
 /** The placement with its reasons, for the report. */
