@@ -277,10 +277,23 @@ describe("what the guests need beyond their GPUs: huge pages at boot, a 1 GiB hu
         names: distro === "arch" ? ["swtpm"] : ["swtpm", "swtpm-tools"],
         command,
         why: "libvirt runs swtpm for the software TPM of win-01",
+        setup: [
+          {
+            command:
+              "[ ! -d /var/lib/swtpm-localca ] || ! id -u tss >/dev/null 2>&1 || chown -R tss /var/lib/swtpm-localca",
+            why: "swtpm_setup signs each new TPM with the local CA as tss: the CA must be tss's",
+          },
+          {
+            command: "systemctl try-restart libvirtd.service virtqemud.service 2>/dev/null || true",
+            why: "libvirt picks the user it runs swtpm as (tss) when it starts",
+          },
+        ],
       },
     ]);
     expect(preparationScript(p)).toContain(
-      `# Packages: libvirt runs swtpm for the software TPM of win-01.\n${command}\n`,
+      `# Packages: libvirt runs swtpm for the software TPM of win-01.\n${command}\n` +
+        "# swtpm_setup signs each new TPM with the local CA as tss: the CA must be tss's.\n" +
+        "[ ! -d /var/lib/swtpm-localca ] || ! id -u tss >/dev/null 2>&1 || chown -R tss /var/lib/swtpm-localca\n",
     );
   });
 

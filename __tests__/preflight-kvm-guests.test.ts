@@ -384,6 +384,48 @@ describe("swtpm for guests with a TPM", () => {
   test("a copy without /usr/bin cannot tell: info", () => {
     expect(codes(checkServer(server(), serverFleet(windows)), "swtpm")).toEqual(["info swtpm-unchecked swtpm"]);
   });
+
+  // The CA's files are owned by whoever runs the test: tss is given that uid (owned) or another (a root-run swtpm's).
+  const me = process.getuid?.() ?? 0;
+  const withCa = (tssUid: number, files: string[], qemuConf?: string) => ({
+    ...server(["swtpm", "swtpm_setup"]),
+    swtpmLocalCa: { files, tssUid, ...(qemuConf !== undefined ? { qemuConf } : {}) },
+  });
+  const caFiles = [
+    ".lock.swtpm-localca",
+    "certserial",
+    "issuercert.pem",
+    "signkey.pem",
+    "swtpm-localca-rootca-cert.pem",
+  ];
+
+  test("the local CA not owned by the user libvirt runs swtpm_setup as: a blocker naming the files and the chown", () => {
+    const f = only(checkServer(withCa(me + 1, caFiles), serverFleet(windows)), "swtpm-localca-owner");
+    expect(f.severity).toBe("blocker");
+    expect(f.message).toBe(
+      `win-01 has a TPM, and libvirt runs swtpm_setup as tss (uid ${me + 1}), who does not own /var/lib/swtpm-localca ` +
+        `(uid ${me}), /var/lib/swtpm-localca/.lock.swtpm-localca (uid ${me}), /var/lib/swtpm-localca/certserial ` +
+        `(uid ${me}) and 3 more: a TPM's first start fails ("Could not run '/usr/bin/swtpm_setup'"; its log: "Need ` +
+        `read/write rights on ... for user tss"). A swtpm run as root leaves them so (a libvirtd started before the ` +
+        "tss user existed)",
+    );
+    expect(f.fix).toBe("chown -R tss /var/lib/swtpm-localca (prepare-host.sh does this)");
+  });
+
+  test("owned by that user, or libvirt runs swtpm as root (no such user), or no VM has a TPM: nothing", () => {
+    expect(codes(checkServer(withCa(me, caFiles), serverFleet(windows)), "swtpm")).toEqual([]);
+    // swtpm_user names a user /etc/passwd lacks: libvirt falls back to root, who may write anything.
+    const other = 'swtpm_user = "swtpm"\n';
+    expect(codes(checkServer(withCa(me + 1, caFiles, other), serverFleet(windows)), "swtpm")).toEqual([]);
+    expect(codes(checkServer(withCa(me + 1, caFiles), serverFleet(vm("u-01", "1", 16))), "swtpm")).toEqual([]);
+  });
+
+  test("swtpm_user set in qemu.conf is the user checked; a commented one is not", () => {
+    const asTss = (conf: string) =>
+      only(checkServer(withCa(me + 1, [], conf), serverFleet(windows)), "swtpm-localca-owner").message;
+    expect(asTss('#swtpm_user = "root"\n')).toContain("runs swtpm_setup as tss");
+    expect(codes(checkServer(withCa(me + 1, [], 'swtpm_user = "root"\n'), serverFleet(windows)), "swtpm")).toEqual([]);
+  });
 });
 
 describe("which GPU a VM taking a count gets, as synth allocates it", () => {

@@ -16,6 +16,7 @@ PATH="$PATH:/usr/sbin:/sbin"
 
 . "$(dirname "$0")/as-root.sh"
 
+installed=no
 missing=""
 for tool in virsh libvirtd virtlogd qemu-system-x86_64 tini swtpm swtpm_setup; do
   command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
@@ -27,6 +28,7 @@ if [ -n "$missing" ]; then
     $as_root apt-get update -qq >/dev/null
     # The packages' maintainer scripts try to start services through systemd; without it they only warn.
     DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+    installed=yes
   else
     echo "libvirtd.sh: missing$missing; as root on Debian/Ubuntu: apt-get install $PACKAGES" >&2
     exit 1
@@ -46,6 +48,22 @@ if [ "$(id -u)" = 0 ]; then
     chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
   fi
   mkdir -p /run/libvirt /var/log/libvirt
+  # libvirt runs swtpm as tss, or as root when tss did not exist when it started: a daemon that predates this install
+  # is restarted, and the local CA a root-run swtpm left root's is given back to tss, or every TPM guest's start fails
+  # ("Need read/write rights on /var/lib/swtpm-localca/.lock.swtpm-localca for user tss"; preflight's
+  # swtpm-localca-owner, which prepare-host.sh mends the same way).
+  if [ "$installed" = yes ] && running /run/libvirtd.pid; then
+    pid="$(cat /run/libvirtd.pid)"
+    kill "$pid"
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ "$i" -lt "$WAIT_S" ]; do
+      i=$((i + 1))
+      sleep 1
+    done
+  fi
+  if [ -d /var/lib/swtpm-localca ] && id -u tss >/dev/null 2>&1; then
+    chown -R tss /var/lib/swtpm-localca
+  fi
   running /run/virtlogd.pid || virtlogd -d
   if ! running /run/libvirtd.pid; then
     # Under tini as child subreaper: the QEMU processes libvirtd starts (capability probes, domains) daemonize and

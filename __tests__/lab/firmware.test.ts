@@ -25,13 +25,18 @@
  * Runs with GPU_PASSTHROUGH_LAB=1 (npm run lab, which installs QEMU, OVMF and libvirtd and starts the daemon);
  * otherwise skipped, and the name says why.
  */
-import { chmodSync, readFileSync, readdirSync, writeFileSync } from "fs";
+import { spawnSync } from "child_process";
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from "fs";
 import { join } from "path";
 import { TerraformStack, Testing } from "cdktf";
 import { LibvirtBackend } from "../../lib/backends/libvirt/libvirt-backend";
+import { hostPrepPlan } from "../../lib/backends/libvirt/host-prep";
+import type { FleetHost } from "../../lib/fleet/schema";
 import { readFleetFile } from "../../lib/fleet/load";
 import { PassthroughHost } from "../../lib/host";
 import { ovmfApertureMib, ovmfApertureMinPhysBits } from "../../lib/ovmf-aperture";
+import { readInventory } from "../../lib/preflight/inventory";
+import { swtpmFindings } from "../../lib/preflight/swtpm";
 import { StackFile } from "../../lib/stack-file";
 import { PassthroughApp, appProblems } from "../../lib/validation/app";
 import { GpuPassthroughVm } from "../../lib/vm";
@@ -479,6 +484,55 @@ run(`OVMF assigns every BAR of every passed GPU, within the guest's address widt
       virsh("undefine", "--nvram", "--tpm", name);
     }
   });
+
+  // libvirt runs swtpm_setup as tss, or as root when tss did not exist when libvirtd started; a root-run swtpm leaves
+  // the local CA root's, and the next libvirtd (as tss) fails every new TPM: this failed CI on a machine where both
+  // had happened. Preflight's finding and the host plan's chown are judged here on this machine's own files.
+  test("swtpm's local CA left root's: preflight blocks, libvirt refuses the TPM's first start as predicted, and the host plan's chown mends both", () => {
+    const CA = "/var/lib/swtpm-localca";
+    const tss = spawnSync("id", ["-u", "tss"], { encoding: "utf8" });
+    expect(tss.status).toBe(0); // swtpm's packages create tss (scripts/libvirtd.sh installs them)
+    expect(existsSync(CA)).toBe(true);
+    const ws = all.find((c) => c.rendered.source === "fleet.yaml ws-gaming")!.rendered;
+    const name = `gpt-lab-fw-${process.pid}-localca`;
+    const file = join(dir, `${name}.xml`);
+    writeFileSync(file, labBase(ws.xml, { name, cpu: { vendor: "amd", physBits: 40 }, dir }).xml);
+    const tpmVm = [{ name: "ws-gaming", memoryMib: 16384, gpus: [], tpm: true }];
+    const findings = () => swtpmFindings(readInventory("/"), { name: "lab" } as FleetHost, tpmVm).map((f) => f.code);
+    const setup = hostPrepPlan({
+      host: "lab",
+      cpuVendor: "amd",
+      distro: "debian",
+      assigned: [],
+      kept: [],
+      nvramVms: [],
+      guests: [{ vm: "ws-gaming", memoryMib: 16384, numaNodes: [], tpm: true }],
+    }).packages.flatMap((p) => p.setup.map((s) => s.command));
+    const chown = setup.find((c) => c.includes("chown"))!;
+    const run = (command: string) => spawnSync("sh", ["-c", command], { encoding: "utf8" });
+    try {
+      // As a root-run swtpm left it on that machine: the directory tss's (the package's), its files root's.
+      expect(run(`touch ${CA}/.lock.swtpm-localca && chown root ${CA}/.lock.swtpm-localca ${CA}/*`).status).toBe(0);
+      expect(findings()).toEqual(["swtpm-localca-owner"]);
+      expect(virsh("define", file).stderr).toBe("");
+      const refused = virsh("start", name);
+      console.log(`local CA root's: ${refused.status === 0 ? "started" : refused.stderr.trim()}`);
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toContain("Could not run '/usr/bin/swtpm_setup'");
+      const log = `/var/log/swtpm/libvirt/qemu/${name}-swtpm.log`;
+      expect(readFileSync(log, "utf8")).toContain(`Need read/write rights on ${CA}/.lock.swtpm-localca for user tss`);
+
+      expect(run(chown).status).toBe(0);
+      expect(findings()).toEqual([]);
+      const started = virsh("start", name);
+      expect(started.stderr).toBe("");
+      expect(started.status).toBe(0);
+    } finally {
+      virsh("destroy", name);
+      virsh("undefine", "--nvram", "--tpm", name);
+      run(chown);
+    }
+  }, 120_000);
 
   test("negative control: a domain without TPM, hard limit and pty console, with a balloon, shows each difference", async () => {
     const ws = all.find((c) => c.rendered.source === "fleet.yaml ws-gaming")!.rendered;

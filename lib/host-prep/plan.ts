@@ -75,6 +75,8 @@ export interface PreparedPackages {
   readonly names: readonly string[];
   readonly command: string;
   readonly why: string;
+  /** Commands run after the install that make the packages usable, each with its reason. */
+  readonly setup: readonly { readonly command: string; readonly why: string }[];
 }
 
 /** The preparation of one host; written as JSON (`host-prep.json`), so its fields are its format. */
@@ -251,6 +253,22 @@ function vfioIdsArg(ids: readonly string[]): string[] {
   return ids.length ? [`vfio-pci.ids=${ids.join(",")}`] : [];
 }
 
+/**
+ * libvirt runs swtpm as tss, or as root when tss did not exist when it started (qemu_conf.c): a libvirtd running
+ * while swtpm's package creates tss goes on as root, and root's files in the local CA then fail every new TPM once it
+ * restarts as tss (preflight's swtpm-localca-owner). So the CA is given to tss and libvirt restarted now.
+ */
+const SWTPM_SETUP = [
+  {
+    command: "[ ! -d /var/lib/swtpm-localca ] || ! id -u tss >/dev/null 2>&1 || chown -R tss /var/lib/swtpm-localca",
+    why: "swtpm_setup signs each new TPM with the local CA as tss: the CA must be tss's",
+  },
+  {
+    command: "systemctl try-restart libvirtd.service virtqemud.service 2>/dev/null || true",
+    why: "libvirt picks the user it runs swtpm as (tss) when it starts",
+  },
+];
+
 /** The preparation of a host from the GPUs its VMs take and the GPUs it keeps. */
 export function planHostPreparation(input: HostPrepInput): HostPreparation {
   const functions: PreparedFunction[] = input.assigned.flatMap(({ gpu, vm }) =>
@@ -271,6 +289,7 @@ export function planHostPreparation(input: HostPrepInput): HostPreparation {
           names: swtpmPackages(input.distro),
           command: installCommand(input.distro, swtpmPackages(input.distro)),
           why: `libvirt runs swtpm for the software TPM of ${tpmVms.join(", ")}`,
+          setup: SWTPM_SETUP,
         },
       ]
     : [];

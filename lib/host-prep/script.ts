@@ -23,7 +23,10 @@ export function preparationSteps(plan: HostPreparation): HostStep[] {
       description: `kernel arguments: ${plan.kernelArgs.join(" ")}`,
       command,
     })),
-    ...plan.packages.flatMap((p) => [{ kind: "command" as const, description: p.why, command: p.command }]),
+    ...plan.packages.flatMap((p) => [
+      { kind: "command" as const, description: p.why, command: p.command },
+      ...p.setup.map((s) => ({ kind: "command" as const, description: s.why, command: s.command })),
+    ]),
     ...plan.mounts.flatMap((m) =>
       mountCommands(m.path, m.fstab).map((command): HostStep => ({ kind: "command", description: m.why, command })),
     ),
@@ -97,7 +100,12 @@ export function preparationScript(plan: HostPreparation, recovery?: Recovery): s
     ...(plan.driverOverrides.length
       ? ["# Bind by address (driverctl keeps the override across reboots).", ...plan.driverOverrides, ""]
       : []),
-    ...plan.packages.flatMap((p) => [shellComment(`Packages: ${p.why}.`), p.command, ""]),
+    ...plan.packages.flatMap((p) => [
+      shellComment(`Packages: ${p.why}.`),
+      p.command,
+      ...p.setup.flatMap((s) => [shellComment(`${s.why}.`), s.command]),
+      "",
+    ]),
     ...plan.mounts.flatMap((m) => [
       shellComment(`hugetlbfs at ${m.path}: ${m.why}; libvirt finds it when it starts.`),
       ...mountCommands(m.path, m.fstab),

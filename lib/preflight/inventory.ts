@@ -95,6 +95,8 @@ export interface HostInventory {
   readonly interruptRemapping: InterruptRemappingFacts;
   /** Programs libvirt runs for guests (swtpm), when the root has /usr/bin. */
   readonly programs?: HostSnapshot["programs"];
+  /** swtpm's local CA and the user libvirt runs swtpm_setup as. */
+  readonly swtpmLocalCa?: HostSnapshot["swtpmLocalCa"];
   readonly readProblems: readonly ReadProblem[];
 }
 
@@ -145,6 +147,7 @@ export function buildInventory(snap: HostSnapshot): HostInventory {
     hugetlbfsMounts: snap.hugetlbfsMounts,
     interruptRemapping: snap.interruptRemapping,
     programs: snap.programs,
+    swtpmLocalCa: snap.swtpmLocalCa,
     readProblems: snap.problems,
   };
 }

@@ -12,7 +12,7 @@
  */
 import { parseCpuList } from "../cpu-topology";
 import { escapeUnsafe } from "../text";
-import { existsSync, readdirSync, readlinkSync, realpathSync, statSync } from "fs";
+import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from "fs";
 import { basename, dirname, join } from "path";
 import { parseClass } from "./pci-class";
 import { FileTooLargeError, NotRegularFileError, readBounded } from "./read-bounded";
@@ -125,7 +125,22 @@ export interface HostSnapshot {
    * Undefined when the root has no /usr/bin (a copy of /proc and /sys alone).
    */
   readonly programs?: Readonly<Record<(typeof PROGRAMS)[number], boolean>>;
+  /** swtpm's local CA, where swtpm_setup signs each new TPM's certificates; undefined when the root has none. */
+  readonly swtpmLocalCa?: SwtpmLocalCa;
   readonly problems: readonly ReadProblem[];
+}
+
+/**
+ * `/var/lib/swtpm-localca` and the user libvirt runs swtpm_setup as, who must be able to write its lock file and
+ * serial number (swtpm_localca: "Need read/write rights on ... for user tss").
+ */
+export interface SwtpmLocalCa {
+  /** `swtpm_user` of /etc/libvirt/qemu.conf; libvirt's default `tss` when unset or unreadable. */
+  readonly user: string;
+  /** That user's uid in /etc/passwd; undefined when it has none, and libvirt then runs swtpm as root. */
+  readonly uid?: number;
+  /** The directory (".") and its entries, with their owners. */
+  readonly entries: readonly { readonly name: string; readonly uid: number }[];
 }
 
 /** swtpm runs a guest's software TPM; libvirt runs swtpm_setup to create its state on first start. */
@@ -213,7 +228,38 @@ export function readHostSnapshot(root: string): HostSnapshot {
           PROGRAMS.map((p) => [p, PROGRAM_DIRS.some((d) => existsSync(r.abs(`${d}/${p}`)))]),
         ) as Record<(typeof PROGRAMS)[number], boolean>)
       : undefined,
+    swtpmLocalCa: readSwtpmLocalCa(r),
     problems: r.problems,
+  };
+}
+
+const SWTPM_LOCALCA = "var/lib/swtpm-localca";
+
+function readSwtpmLocalCa(r: RootReader): SwtpmLocalCa | undefined {
+  const owner = (rel: string) => {
+    try {
+      return lstatSync(r.abs(rel)).uid;
+    } catch {
+      return undefined;
+    }
+  };
+  const dirUid = owner(SWTPM_LOCALCA);
+  if (dirUid === undefined) return undefined;
+  const entries = [{ name: ".", uid: dirUid }];
+  for (const e of r.list(SWTPM_LOCALCA)) {
+    const uid = owner(e.rel);
+    if (uid !== undefined) entries.push({ name: e.name, uid });
+  }
+  // qemu.conf is root's alone (0600): preflight as another user gets libvirt's default, without a problem to report.
+  const conf = r.quietText("etc/libvirt/qemu.conf") ?? "";
+  const user = /^[ \t]*swtpm_user[ \t]*=[ \t]*"([^"\n]*)"/m.exec(conf)?.[1] ?? "tss";
+  const passwd = r.quietText("etc/passwd") ?? "";
+  const line = passwd.split("\n").find((l) => l.split(":")[0] === user);
+  const uid = line ? Number(line.split(":")[2]) : undefined;
+  return {
+    user: sanitizeText(user),
+    uid: uid !== undefined && Number.isInteger(uid) && uid >= 0 ? uid : undefined,
+    entries,
   };
 }
 
@@ -403,6 +449,15 @@ class RootReader {
       return readBounded(this.abs(rel), MAX_FILE_BYTES, { regularOnly: true }).toString("utf8").replace(/\0+$/, "");
     } catch (e) {
       if (!(opts.optional && code(e) === "ENOENT")) this.fail(rel, e);
+      return undefined;
+    }
+  }
+
+  /** Raw text of a file that may be absent or root's alone: undefined then, and no problem recorded. */
+  public quietText(rel: string): string | undefined {
+    try {
+      return readBounded(this.abs(rel), MAX_FILE_BYTES, { regularOnly: true }).toString("utf8");
+    } catch {
       return undefined;
     }
   }
