@@ -4,6 +4,7 @@ import { Construct } from "constructs";
 import { stackLayout } from "../lib/fleet/layout";
 import { pluginOf, readFleetFile } from "../lib/fleet/load";
 import { Fleet } from "../lib/fleet/schema";
+import { PassthroughValidationError } from "../lib/problems";
 import { PassthroughApp, appProblems } from "../lib/validation/app";
 import { FleetStack } from "./fleet-stack";
 
@@ -30,11 +31,18 @@ export function synthesizeFleet(fleetFile: string, config?: AppConfig): readonly
   const app = new PassthroughApp(config);
   // The entries without problems of their own are built, so that the rules that span entries run on them too.
   buildFleetStacks(app, reading.fleet);
-  const problems = [...reading.problems, ...appProblems(app)];
-  if (problems.length) {
+  if (reading.problems.length) {
+    const problems = [...reading.problems, ...appProblems(app)];
     app.discardOutput();
     return problems;
   }
-  app.synth();
+  // synth checks every construct before it writes anything (and then removes what it made): checking here as well
+  // would run every rule twice.
+  try {
+    app.synth();
+  } catch (e) {
+    if (e instanceof PassthroughValidationError) return e.problems;
+    throw e;
+  }
   return [];
 }
