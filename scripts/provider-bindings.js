@@ -21,6 +21,7 @@ const { createHash } = require("crypto");
 const { execFileSync } = require("child_process");
 const { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } = require("fs");
 const { join, relative } = require("path");
+const { lazyClasses } = require("./lazy-binding-classes");
 
 const root = join(__dirname, "..");
 const backendsDir = join(root, "lib/backends");
@@ -97,6 +98,7 @@ function stamp(provider) {
     join(provider.dir, "provider.json"),
     baseTsconfig,
     __filename,
+    require.resolve("./lazy-binding-classes"),
   ]) {
     hash.update(readFileSync(file));
   }
@@ -147,12 +149,28 @@ async function build(provider) {
     cwd: root,
     stdio: "inherit",
   });
+  const lazy = makeLazy(compiledDir);
   mkdirSync(compiledDir, { recursive: true });
   writeFileSync(stampFile, wanted);
   process.stdout.write(
     `${name} ${version} bindings: generated in ${generated - started} ms, compiled in ${Date.now() - generated} ms → ` +
-      `${relative(root, compiledDir)}\n`,
+      `${relative(root, compiledDir)} (${lazy} nested-block classes made lazy)\n`,
   );
+}
+
+/** Rewrites every compiled module under `dir` with lazy nested-block classes; returns how many classes it made lazy. */
+function makeLazy(dir) {
+  let count = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(".js")) continue;
+    const file = join(entry.parentPath ?? entry.path, entry.name);
+    const text = readFileSync(file, "utf8");
+    const rewritten = lazyClasses(text, relative(root, file));
+    if (rewritten === text) continue;
+    count += (rewritten.match(/\$lazy\$class = class /g) ?? []).length;
+    writeFileSync(file, rewritten);
+  }
+  return count;
 }
 
 async function main() {
