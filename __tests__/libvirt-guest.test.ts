@@ -189,7 +189,9 @@ describe("every guest", () => {
       value: "TPM 2.0 (CRB), swtpm emulator",
       why: "Windows 11 requires TPM 2.0; the host preparation installs swtpm",
     });
-    expect(settings["Hyper-V enlightenments"].value).toContain("stimer (direct)");
+    expect(settings["Hyper-V enlightenments"].value).toBe(
+      "relaxed, vapic, spinlocks 8191, vpindex, runtime, synic, stimer (direct), reset, frequencies, tlbflush, ipi",
+    );
     expect(settings.clock.value).toBe("local time; hypervclock on, HPET off, RTC catch-up, PIT delay");
     expect(settings["memory balloon"].value).toBe("none");
     expect(settings["serial console"].why).toContain("virsh console");

@@ -146,6 +146,14 @@ export function installCommand(distro: LinuxDistro, packages: readonly string[])
   }
 }
 
+/** Restarts whichever daemon runs QEMU domains: monolithic libvirtd (Debian, Ubuntu, Arch) or modular virtqemud. */
+export const RESTART_LIBVIRT = "systemctl try-restart libvirtd.service virtqemud.service 2>/dev/null || true";
+
+/** The user libvirt runs swtpm as unless qemu.conf's `swtpm_user` says otherwise. */
+export const SWTPM_USER = "tss";
+/** swtpm's local CA, which signs each new TPM's certificates: it must belong to the swtpm user. */
+export const SWTPM_LOCALCA = "/var/lib/swtpm-localca";
+
 /** swtpm, the software TPM libvirt starts for a guest's `<tpm model="tpm-crb"><backend type="emulator"/>`. */
 export function swtpmPackages(distro: LinuxDistro): string[] {
   // Arch's swtpm package carries swtpm_setup and swtpm_localca, which Debian and Fedora split into swtpm-tools.

@@ -17,6 +17,9 @@ import {
   initramfsTool,
   installCommand,
   kernelArgCommands,
+  RESTART_LIBVIRT,
+  SWTPM_LOCALCA,
+  SWTPM_USER,
   swtpmPackages,
 } from "./distro";
 import {
@@ -260,12 +263,12 @@ function vfioIdsArg(ids: readonly string[]): string[] {
  */
 const SWTPM_SETUP = [
   {
-    command: "[ ! -d /var/lib/swtpm-localca ] || ! id -u tss >/dev/null 2>&1 || chown -R tss /var/lib/swtpm-localca",
-    why: "swtpm_setup signs each new TPM with the local CA as tss: the CA must be tss's",
+    command: `[ ! -d ${SWTPM_LOCALCA} ] || ! id -u ${SWTPM_USER} >/dev/null 2>&1 || chown -R ${SWTPM_USER} ${SWTPM_LOCALCA}`,
+    why: `swtpm_setup signs each new TPM with the local CA as ${SWTPM_USER}: the CA must be ${SWTPM_USER}'s`,
   },
   {
-    command: "systemctl try-restart libvirtd.service virtqemud.service 2>/dev/null || true",
-    why: "libvirt picks the user it runs swtpm as (tss) when it starts",
+    command: RESTART_LIBVIRT,
+    why: `libvirt picks the user it runs swtpm as (${SWTPM_USER}) when it starts`,
   },
 ];
 

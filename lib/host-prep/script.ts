@@ -4,6 +4,7 @@
  */
 import type { HostStep } from "../backends/backend";
 import { shellComment, shellQuote } from "../shell";
+import { RESTART_LIBVIRT } from "./distro";
 import { HostPreparation } from "./plan";
 
 /** What to run on the host after a known failure of the hypervisor's provider; never run by the script. */
@@ -64,8 +65,7 @@ function mountCommands(path: string, fstab: string): string[] {
     ...fileCommands("/etc/fstab", [fstab]),
     `mkdir -p ${path}`,
     `[ ! -d ${pool} ] || mountpoint -q ${path} || mount ${path}`,
-    // Whichever daemon runs QEMU domains: monolithic libvirtd (Debian, Ubuntu, Arch) or modular virtqemud (Fedora, RHEL).
-    "systemctl try-restart libvirtd.service virtqemud.service 2>/dev/null || true",
+    RESTART_LIBVIRT,
   ];
 }
 

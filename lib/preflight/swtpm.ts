@@ -6,7 +6,7 @@
  * fails.
  */
 import type { FleetHost } from "../fleet/schema";
-import { LinuxDistro, installCommand, swtpmPackages } from "../host-prep/distro";
+import { LinuxDistro, SWTPM_LOCALCA, installCommand, swtpmPackages } from "../host-prep/distro";
 import { shellQuote } from "../shell";
 import type { Finding } from "./finding";
 import type { HostVm } from "./fleet-vms";
@@ -64,10 +64,9 @@ function localCaFindings(inv: HostInventory, forVms: string): Finding[] {
   if (!ca || ca.uid === undefined || ca.uid === 0) return [];
   const foreign = ca.entries.filter((e) => e.uid !== ca.uid);
   if (!foreign.length) return [];
-  const dir = "/var/lib/swtpm-localca";
   const named = foreign
     .slice(0, SHOWN_ENTRIES)
-    .map((e) => `${e.name === "." ? dir : `${dir}/${e.name}`} (uid ${e.uid})`)
+    .map((e) => `${e.name === "." ? SWTPM_LOCALCA : `${SWTPM_LOCALCA}/${e.name}`} (uid ${e.uid})`)
     .join(", ");
   const more = foreign.length > SHOWN_ENTRIES ? ` and ${foreign.length - SHOWN_ENTRIES} more` : "";
   return [
@@ -79,7 +78,7 @@ function localCaFindings(inv: HostInventory, forVms: string): Finding[] {
         `${forVms}, and libvirt runs swtpm_setup as ${ca.user} (uid ${ca.uid}), who does not own ${named}${more}: ` +
         `a TPM's first start fails ("Could not run '/usr/bin/swtpm_setup'"; its log: "Need read/write rights on ... ` +
         `for user ${ca.user}"). A swtpm run as root leaves them so (a libvirtd started before the ${ca.user} user existed)`,
-      fix: `chown -R ${shellQuote(ca.user)} ${dir} (prepare-host.sh does this)`,
+      fix: `chown -R ${shellQuote(ca.user)} ${SWTPM_LOCALCA} (prepare-host.sh does this)`,
     },
   ];
 }

@@ -11,6 +11,7 @@
  * control characters reach neither the terminal nor the JSON.
  */
 import { parseCpuList } from "../cpu-topology";
+import { SWTPM_LOCALCA, SWTPM_USER } from "../host-prep/distro";
 import { escapeUnsafe } from "../text";
 import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from "fs";
 import { basename, dirname, join } from "path";
@@ -233,8 +234,6 @@ export function readHostSnapshot(root: string): HostSnapshot {
   };
 }
 
-const SWTPM_LOCALCA = "var/lib/swtpm-localca";
-
 function readSwtpmLocalCa(r: RootReader): SwtpmLocalCa | undefined {
   const owner = (rel: string) => {
     try {
@@ -243,16 +242,17 @@ function readSwtpmLocalCa(r: RootReader): SwtpmLocalCa | undefined {
       return undefined;
     }
   };
-  const dirUid = owner(SWTPM_LOCALCA);
+  const dir = SWTPM_LOCALCA.slice(1);
+  const dirUid = owner(dir);
   if (dirUid === undefined) return undefined;
   const entries = [{ name: ".", uid: dirUid }];
-  for (const e of r.list(SWTPM_LOCALCA)) {
+  for (const e of r.list(dir)) {
     const uid = owner(e.rel);
     if (uid !== undefined) entries.push({ name: e.name, uid });
   }
   // qemu.conf is root's alone (0600): preflight as another user gets libvirt's default, without a problem to report.
   const conf = r.quietText("etc/libvirt/qemu.conf") ?? "";
-  const user = /^[ \t]*swtpm_user[ \t]*=[ \t]*"([^"\n]*)"/m.exec(conf)?.[1] ?? "tss";
+  const user = /^[ \t]*swtpm_user[ \t]*=[ \t]*"([^"\n]*)"/m.exec(conf)?.[1] ?? SWTPM_USER;
   const passwd = r.quietText("etc/passwd") ?? "";
   const line = passwd.split("\n").find((l) => l.split(":")[0] === user);
   const uid = line ? Number(line.split(":")[2]) : undefined;

@@ -5,6 +5,7 @@
  * HPET off, a hard memory limit beside its locked memory, no balloon and a serial console. Pure: the renderer writes
  * it, the report explains it, the host preparation reads what the host must provide.
  */
+import type { DomainConfig } from "../../../.gen/providers/libvirt/domain";
 import type { GuestHostNeeds } from "../../host-prep/hugepages";
 import type { GpuPassthroughVm } from "../../vm";
 import type { VmBackendSetting } from "../backend";
@@ -74,7 +75,7 @@ export function guestSettings(vm: GpuPassthroughVm, opts: LibvirtVmOptions): VmB
   if (windows) {
     add(
       "Hyper-V enlightenments",
-      "relaxed, vapic, spinlocks 8191, vpindex, runtime, synic, stimer (direct), reset, frequencies, tlbflush, ipi",
+      enlightenmentNames(hyperVEnlightenments(false, g, opts)),
       "Windows schedules, times and flushes TLBs through them instead of trapping to emulated hardware (latency, DPC spikes)",
     );
   }
@@ -119,4 +120,50 @@ export function guestSettings(vm: GpuPassthroughVm, opts: LibvirtVmOptions): VmB
     "`virsh console` reaches the guest when the GPU shows nothing or the network is down",
   );
   return settings;
+}
+
+const DEFAULT_HYPERV_VENDOR_ID = "0123456789ab";
+const ON = { state: "on" } as const;
+type HyperV = NonNullable<NonNullable<DomainConfig["features"]>["hyperV"]>;
+
+/**
+ * Hyper-V enlightenments: Windows gets the set VFIO guides give (the timers need hypervclock, which the clock turns
+ * on); a hidden hypervisor also needs a vendor id that is not KVM's. Linux gets only what hiding needs. The renderer
+ * writes it, and the report names it from the same object.
+ */
+export function hyperVEnlightenments(hidden: boolean, guest: GuestProfile, opts: LibvirtVmOptions): HyperV | undefined {
+  const vendorId = hidden
+    ? { vendorId: { state: "on", value: opts.hypervisorVendorId ?? DEFAULT_HYPERV_VENDOR_ID } }
+    : {};
+  if (guest.os === "windows") {
+    return {
+      mode: "custom",
+      relaxed: ON,
+      vapic: ON,
+      spinlocks: { state: "on", retries: 8191 },
+      vpIndex: ON,
+      runtime: ON,
+      synic: ON,
+      stimer: { state: "on", direct: ON },
+      reset: ON,
+      ...vendorId,
+      frequencies: ON,
+      tlbFlush: ON,
+      ipi: ON,
+    };
+  }
+  return hidden
+    ? { mode: "custom", relaxed: ON, vapic: ON, spinlocks: { state: "on", retries: 8191 }, ...vendorId }
+    : undefined;
+}
+
+/** The enlightenments as libvirt's elements name them (`vpIndex` is `<vpindex>`), with their settings. */
+function enlightenmentNames(set: HyperV | undefined): string {
+  return Object.entries(set ?? {})
+    .filter(([key]) => key !== "mode" && key !== "vendorId")
+    .map(([key, value]) => {
+      const v = value as { retries?: number; direct?: unknown };
+      return `${key.toLowerCase()}${v.retries !== undefined ? ` ${v.retries}` : ""}${v.direct ? " (direct)" : ""}`;
+    })
+    .join(", ");
 }

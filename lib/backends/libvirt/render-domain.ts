@@ -17,12 +17,11 @@ import { terraformLiteral } from "../../terraform-literal";
 import type { GpuPassthroughVm } from "../../vm";
 import type { CpuTopology } from "../../cpu-topology";
 import { OvmfPaths } from "./distro";
-import { GuestProfile, guestProfile } from "./guest";
+import { GuestProfile, guestProfile, hyperVEnlightenments } from "./guest";
 import { NumaPlacement, numaPlacement } from "./numa";
 import { LibvirtVmOptions } from "./vm-options";
 
 export const DEFAULT_DISK_GIB = 40;
-export const DEFAULT_HYPERV_VENDOR_ID = "0123456789ab";
 const NVRAM_DIR = "/var/lib/libvirt/qemu/nvram";
 const SHUTDOWN_TIMEOUT_S = 300;
 const HUGEPAGE_KIB = { "2M": 2048, "1G": 1048576 } as const;
@@ -119,47 +118,11 @@ export function gpuDependentDomain(
     // The 64-bit aperture sits above guest RAM; the guest needs the host's physical address width to reach it.
     maxPhysAddr: derived.mmio.needs64BitMmio ? { mode: "passthrough" } : undefined,
     kvm: derived.hideHypervisor ? { hidden: { state: "on" } } : undefined,
-    hyperV: hyperV(derived.hideHypervisor, guestProfile(vm, opts), opts),
+    hyperV: hyperVEnlightenments(derived.hideHypervisor, guestProfile(vm, opts), opts),
     hostdevs: [...pciHostdevs(derived.gpus, opts.gpuRom), ...usb],
     qemuCommandline: mmioArgs.length ? { args: mmioArgs.map((value) => ({ value })) } : undefined,
     numa: numaPlacement(vm, opts.vcpuPins, topology),
   };
-}
-
-const ON = { state: "on" } as const;
-
-/**
- * Hyper-V enlightenments: Windows gets the set VFIO guides give (the timers need hypervclock, which the clock turns
- * on); a hidden hypervisor also needs a vendor id that is not KVM's. Linux gets only what hiding needs.
- */
-function hyperV(
-  hidden: boolean,
-  guest: GuestProfile,
-  opts: LibvirtVmOptions,
-): NonNullable<DomainConfig["features"]>["hyperV"] {
-  const vendorId = hidden
-    ? { vendorId: { state: "on", value: opts.hypervisorVendorId ?? DEFAULT_HYPERV_VENDOR_ID } }
-    : {};
-  if (guest.os === "windows") {
-    return {
-      mode: "custom",
-      relaxed: ON,
-      vapic: ON,
-      spinlocks: { state: "on", retries: 8191 },
-      vpIndex: ON,
-      runtime: ON,
-      synic: ON,
-      stimer: { state: "on", direct: ON },
-      reset: ON,
-      ...vendorId,
-      frequencies: ON,
-      tlbFlush: ON,
-      ipi: ON,
-    };
-  }
-  return hidden
-    ? { mode: "custom", relaxed: ON, vapic: ON, spinlocks: { state: "on", retries: 8191 }, ...vendorId }
-    : undefined;
 }
 
 /** Windows keeps its RTC in local time and times itself with hypervclock; HPET only adds interrupts (virt-manager). */
